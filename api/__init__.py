@@ -1,0 +1,1 @@
+"""The FastAPI app: journeys lifecycle, templates, ingestion, users, inbox, metrics."""

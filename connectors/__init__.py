@@ -1,0 +1,1 @@
+"""Kafka source/sink builders for Flink, dispatcher workers and channel adapters."""

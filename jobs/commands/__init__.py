@@ -1,0 +1,1 @@
+"""Command groups of the `journeys` CLI, one module each, registered by `jobs.cli`."""

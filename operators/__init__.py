@@ -1,0 +1,1 @@
+"""What runs inside Flink per user: the pure interpreter core and thin Flink adapters."""

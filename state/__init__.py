@@ -1,0 +1,1 @@
+"""The per-user state record: schema, compact versioned codec, TTL and migration."""
