@@ -8,8 +8,12 @@ environment variable (`JOURNEYS_<OPTION>`), shown in `--help`.
 from __future__ import annotations
 
 import importlib
+import sys
 
+import click
 import typer
+
+from jobs.errors import JourneysError
 
 COMMAND_MODULES = (
     "jobs.commands.services",
@@ -32,7 +36,18 @@ def _register() -> None:
 def main() -> None:
     """Entry point of the `journeys` console script."""
     _register()
-    app()
+    try:
+        code = app(standalone_mode=False)
+    except JourneysError as exc:
+        typer.echo(f"journeys: {exc}", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        typer.echo("journeys: aborted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
