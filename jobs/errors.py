@@ -25,6 +25,7 @@ class Problem(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     file: str | None = None
+    line: int | None = None
     journey: str | None = None
     template: str | None = None
     node: str | None = None
@@ -40,7 +41,9 @@ class Problem(BaseModel):
             where.append(f"template {self.template}")
         if self.node:
             where.append(f"node {self.node}")
-        prefix = f"{self.file}: " if self.file else ""
+        prefix = ""
+        if self.file:
+            prefix = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
         located = ", ".join(where)
         if located:
             prefix += located + ": "
