@@ -11,8 +11,13 @@ from kafka.errors import TopicAlreadyExistsError
 from jobs.settings import Settings
 
 
-def ensure_topics(settings: Settings, topics: list[str], partitions: int | None = None) -> list[str]:
-    """Create the topics that do not exist yet; returns those it created."""
+def ensure_topics(
+    settings: Settings,
+    topics: list[str],
+    partitions: int | None = None,
+    configs: dict[str, str] | None = None,
+) -> list[str]:
+    """Create the topics that do not exist yet (with topic `configs`); returns those it created."""
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers, request_timeout_ms=15000)
     try:
         existing = set(admin.list_topics())
@@ -21,7 +26,7 @@ def ensure_topics(settings: Settings, topics: list[str], partitions: int | None 
             count = partitions or settings.kafka.partitions
             # Another process may create them between our list and create.
             with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics([NewTopic(t, count, 1) for t in missing])
+                admin.create_topics([NewTopic(t, count, 1, topic_configs=configs or {}) for t in missing])
         return missing
     finally:
         admin.close()

@@ -17,6 +17,7 @@ from jobs.errors import JourneysError
 
 COMMAND_MODULES = (
     "jobs.commands.services",
+    "jobs.commands.demo",
 )
 
 app = typer.Typer(
