@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,14 @@ from jobs.errors import SettingsError
 from jobs.settings import Settings
 
 
-def test_defaults_are_the_documented_local_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("JOURNEYS_SETTINGS", raising=False)
+@pytest.fixture(autouse=True)
+def _no_journeys_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests state the whole environment they run in."""
+    for name in [n for n in os.environ if n.startswith("JOURNEYS_")]:
+        monkeypatch.delenv(name)
+
+
+def test_defaults_are_the_documented_local_addresses() -> None:
     s = Settings.load()
     assert s.kafka.bootstrap_servers == "127.0.0.1:9092"
     assert (s.redis.host, s.redis.port) == ("127.0.0.1", 6379)
