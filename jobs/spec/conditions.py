@@ -32,6 +32,9 @@ from jobs.spec.durations import format_duration, parse_duration
 
 FieldRoot = Literal["event", "profile", "counters", "journey"]
 ROOTS: tuple[str, ...] = ("event", "profile", "counters", "journey")
+#: The longest counter window per-user state keeps; longer ones would grow every user's state
+#: without a useful bound (a bucketed counter keeps slices of its longest window).
+MAX_COUNTER_WINDOW = timedelta(days=90)
 EVENT_FIELDS: tuple[str, ...] = ("type", "event_id", "user_id", "ts", "props", "context", "traits")
 
 
@@ -69,9 +72,7 @@ def parse_field_path(text: str) -> FieldPath:
         raise ValueError(f"field path {text!r} has an empty segment")
     root, rest = parts[0], tuple(parts[1:])
     if root not in ROOTS:
-        raise ValueError(
-            f"field path {text!r} must start with one of {', '.join(ROOTS)}{_suggest(root, ROOTS)}"
-        )
+        raise ValueError(f"field path {text!r} must start with one of {', '.join(ROOTS)}{_suggest(root, ROOTS)}")
     if not rest:
         raise ValueError(f"field path {text!r} needs a field after {root!r}")
     if root == "counters":
@@ -86,6 +87,11 @@ def parse_field_path(text: str) -> FieldPath:
                 f"counter {text!r}: the last segment {rest[-1]!r} must be a window such as 1h, 7d or 30d "
                 "(counters.<event type>.<window>)"
             ) from None
+        if window > MAX_COUNTER_WINDOW:
+            raise ValueError(
+                f"counter {text!r}: window {rest[-1]} is longer than the "
+                f"{format_duration(MAX_COUNTER_WINDOW)} that per-user counters keep"
+            )
         counter = CounterRef(event_type=".".join(rest[:-1]), window=window)
         return FieldPath(raw=text.strip(), root="counters", counter=counter)
     if root == "event" and rest[0] not in EVENT_FIELDS:
@@ -239,13 +245,9 @@ def counters_in(condition: Condition | None) -> list[CounterRef]:
 def format_condition(condition: Condition) -> str:
     """A one-line human reading of a condition, for `--explain` and logs."""
     if isinstance(condition, AllOf):
-        return (
-            "(" + " and ".join(format_condition(c) for c in condition.all) + ")" if condition.all else "true"
-        )
+        return "(" + " and ".join(format_condition(c) for c in condition.all) + ")" if condition.all else "true"
     if isinstance(condition, AnyOf):
-        return (
-            "(" + " or ".join(format_condition(c) for c in condition.any) + ")" if condition.any else "false"
-        )
+        return "(" + " or ".join(format_condition(c) for c in condition.any) + ")" if condition.any else "false"
     if isinstance(condition, NotOf):
         return f"not {format_condition(condition.not_)}"
     field = condition.field.raw

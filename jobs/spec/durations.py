@@ -67,9 +67,7 @@ Duration = Annotated[
     timedelta,
     BeforeValidator(_to_duration),
     PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema(
-        {"type": "string", "pattern": DURATION_PATTERN, "examples": ["30s", "15m", "2h", "3d", "1w"]}
-    ),
+    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "examples": ["30s", "15m", "2h", "3d", "1w"]}),
 ]
 """A positive duration written `30s 15m 2h 3d 1w` (compounds like `1h30m` accepted)."""
 

@@ -145,9 +145,7 @@ def _describe(err: dict[str, Any], field: str, parent: Any, kind_word: str) -> s
     name = field or kind_word
     last = field.rsplit(".", 1)[-1] if field else kind_word
     if etype == "extra_forbidden":
-        allowed = (
-            sorted((info.alias or n) for n, info in parent.model_fields.items()) if _is_model(parent) else []
-        )
+        allowed = sorted((info.alias or n) for n, info in parent.model_fields.items()) if _is_model(parent) else []
         hint = _suggest(last, allowed) or (f" (allowed: {', '.join(allowed)})" if allowed else "")
         return f"field {name!r} is not allowed{hint}"
     if etype == "missing":
@@ -200,12 +198,13 @@ def problems_from_validation_error(
     data = doc.data if doc is not None else None
     ident = data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else None
     root: Any = Journey if kind == "journey" else Template
-    entries: list[tuple[dict[str, Any], str | None, str, Any, tuple[Any, ...]]] = []
+    entries: list[tuple[dict[str, Any], str | None, str, Any, tuple[Any, ...], tuple[Any, ...]]] = []
     merged: dict[str, dict[str, Any]] = {}
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
         node: str | None = None
         display, parent, _ = _resolve(root, loc)
+        data_loc = tuple(display)
         if kind == "journey" and len(loc) >= 2 and loc[0] == "nodes":
             node = str(loc[1])
             display = display[2:]
@@ -218,10 +217,19 @@ def problems_from_validation_error(
                 continue
             err = {**err, "ctx": dict(err.get("ctx") or {})}
             merged[key] = err
-        entries.append((err, node, field, parent, loc))
+        entries.append((err, node, field, parent, loc, data_loc))
+    # `duraton: 1h` fails twice: unknown `duraton` and missing `duration`. The first says it all.
+    misspelt: set[tuple[Any, ...]] = set()
+    for err, _node, _field, parent, loc, _data_loc in entries:
+        if err["type"] == "extra_forbidden" and _is_model(parent):
+            allowed = [(info.alias or n) for n, info in parent.model_fields.items()]
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+            if close:
+                misspelt.add((*loc[:-1], close[0]))
+    entries = [e for e in entries if not (e[0]["type"] == "missing" and e[4] in misspelt)]
     problems: list[Problem] = []
     seen: set[tuple[Any, ...]] = set()
-    for err, node, field, parent, loc in entries:
+    for err, node, field, parent, _loc, data_loc in entries:
         message = _describe(err, field, parent, "node" if node and not field else kind)
         if (node, field, message) in seen:
             continue
@@ -229,7 +237,7 @@ def problems_from_validation_error(
         problems.append(
             Problem(
                 file=doc.file if doc else None,
-                line=doc.line_of(loc) if doc else None,
+                line=doc.line_of(data_loc) if doc else None,
                 journey=ident if kind == "journey" else None,
                 template=ident if kind == "template" else None,
                 node=node,

@@ -132,9 +132,7 @@ class BranchNode(NodeBase):
     default: NodeId
 
     def edges(self) -> list[tuple[str, str]]:
-        return [(c.name or f"case {i + 1}", c.next) for i, c in enumerate(self.cases)] + [
-            ("default", self.default)
-        ]
+        return [(c.name or f"case {i + 1}", c.next) for i, c in enumerate(self.cases)] + [("default", self.default)]
 
 
 class Variant(BaseModel):
@@ -305,11 +303,7 @@ _adapter: TypeAdapter[Any] | None = None
 def _kind_of(model: type[NodeBase]) -> str:
     annotation = model.model_fields["type"].annotation
     args = getattr(annotation, "__args__", ())
-    if (
-        getattr(annotation, "__origin__", None) is not Literal
-        or len(args) != 1
-        or not isinstance(args[0], str)
-    ):
+    if getattr(annotation, "__origin__", None) is not Literal or len(args) != 1 or not isinstance(args[0], str):
         raise TypeError(f"{model.__name__}.type must be declared as Literal['<kind>']")
     return args[0]
 

@@ -186,9 +186,7 @@ class OutcomeRecord(_Record):
     @model_validator(mode="after")
     def _reason_known(self) -> OutcomeRecord:
         if self.kind is OutcomeKind.SUPPRESSED and self.detail not in set(SuppressionReason):
-            raise ValueError(
-                f"a suppressed outcome needs a reason in detail, one of {', '.join(SuppressionReason)}"
-            )
+            raise ValueError(f"a suppressed outcome needs a reason in detail, one of {', '.join(SuppressionReason)}")
         return self
 
 

@@ -30,8 +30,7 @@ def test_duplicate_node_is_an_error(tmp_path):
     path.write_text("id: j\nnodes:\n  a: {type: exit}\n  a: {type: exit}\n")
     (doc,) = read_documents(path)
     assert [str(p) for p in doc.problems] == [
-        f"{path}:4: journey j, node a: node 'a' is written twice"
-        " (the second would silently replace the first)"
+        f"{path}:4: journey j, node a: node 'a' is written twice (the second would silently replace the first)"
     ]
 
 
@@ -68,7 +67,4 @@ nodes:
     with pytest.raises(ValidationFailed) as info:
         journey_from_yaml(text)
     messages = [str(p) for p in info.value.problems]
-    assert (
-        "<journey>:7: journey j, node w: field 'duraton' is not allowed (did you mean 'duration'?)"
-        in messages
-    )
+    assert "<journey>:7: journey j, node w: field 'duraton' is not allowed (did you mean 'duration'?)" in messages
