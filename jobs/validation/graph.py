@@ -79,7 +79,7 @@ def _cycle_in(component: set[str], edges: dict[str, list[str]]) -> list[str]:
     while True:
         nxt = next(t for t in edges[here] if t in component)
         if nxt in seen:
-            return [*path[path.index(nxt):], nxt]
+            return [*path[path.index(nxt) :], nxt]
         path.append(nxt)
         seen.add(nxt)
         here = nxt
