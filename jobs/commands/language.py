@@ -10,6 +10,7 @@ import typer
 
 from jobs.compiler import compile_plan, explain_plan
 from jobs.errors import ValidationFailed
+from jobs.spec.plugins import load_plugins
 from jobs.validation import ValidationReport, validate_paths
 
 PathsArgument = Annotated[
@@ -17,6 +18,16 @@ PathsArgument = Annotated[
     typer.Argument(
         help="journey and template files (YAML or JSON) or folders of them",
         envvar="JOURNEYS_PATHS",
+        show_default=False,
+    ),
+]
+PluginOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--plugin",
+        envvar="JOURNEYS_PLUGINS",
+        help="module that registers node kinds when imported (repeatable; entry points in group "
+        "journeys.node_kinds load too)",
         show_default=False,
     ),
 ]
@@ -37,11 +48,12 @@ def _print_report(report: ValidationReport, *, quiet: bool) -> None:
         )
 
 
-def validate(paths: PathsArgument, quiet: QuietOption = False) -> None:
+def validate(paths: PathsArgument, quiet: QuietOption = False, plugin: PluginOption = None) -> None:
     """Check journeys and templates; print every problem (file:line: journey, node: message).
 
     Exit 1 if there are errors, 0 if there are only warnings or none.
     """
+    load_plugins(plugin or ())
     report = validate_paths(paths)
     _print_report(report, quiet=quiet)
     if not report.ok:
@@ -65,12 +77,14 @@ def compile_(
             "--paused", envvar="JOURNEYS_PAUSED", help="id of a paused journey (repeatable)", show_default=False
         ),
     ] = None,
+    plugin: PluginOption = None,
 ) -> None:
     """Validate, then compile the journeys under PATHS into a plan (JSON, or text with --explain).
 
     Several versions of a journey may be given (`version:` in the file): the newest takes
     entries, older ones are kept for users still inside them.
     """
+    load_plugins(plugin or ())
     report = validate_paths(paths)
     if not report.ok:
         _print_report(report, quiet=False)
@@ -95,11 +109,13 @@ def schema(
         bool,
         typer.Option("--template", envvar="JOURNEYS_SCHEMA_TEMPLATE", help="the template schema instead"),
     ] = False,
+    plugin: PluginOption = None,
 ) -> None:
     """Print the JSON Schema of a journey (or a template) file, for editors and the API."""
     from jobs.spec.journey import Journey
     from jobs.spec.template import template_json_schema
 
+    load_plugins(plugin or ())
     data = template_json_schema() if template else Journey.model_json_schema()
     data = {"$schema": "https://json-schema.org/draft/2020-12/schema", **data}
     typer.echo(json.dumps(data, indent=2, sort_keys=False))

@@ -68,3 +68,24 @@ def test_schema(app):
     assert "WaitNode" in journey["$defs"] and journey["title"] == "Journey"
     template = json.loads(run(app, "schema", "--template").stdout)
     assert "EmailTemplate" in template["$defs"]
+
+
+def test_plugin_module_adds_a_node_kind(app, tmp_path, monkeypatch):
+    from jobs.spec.nodes import node_kinds, unregister_node_kind
+
+    monkeypatch.syspath_prepend(str(DATA / "plugins"))
+    journey = tmp_path / "j.yaml"
+    journey.write_text(
+        "id: j\nname: J\nentry: {event: a}\nstart: t\n"
+        "nodes: {t: {type: crm_tag, tag: vip, next: done}, done: {type: exit}}\n"
+    )
+    try:
+        assert "crm_tag" not in node_kinds()
+        assert run(app, "validate", journey).exit_code == 1
+        result = run(app, "validate", "--plugin", "crm_plugin", journey)
+        assert result.exit_code == 0, result.output
+        assert "CrmTag" in json.loads(run(app, "schema", env={"JOURNEYS_PLUGINS": "crm_plugin"}).stdout)["$defs"]
+        result = run(app, "validate", "--plugin", "no_such_plugin_module", journey)
+        assert result.exit_code != 0
+    finally:
+        unregister_node_kind("crm_tag")
