@@ -155,6 +155,8 @@ class Leaf(BaseModel):
         if not isinstance(data, dict):
             return data
         op = data.get("op")
+        if not isinstance(op, str):
+            return data
         if op in {o.value for o in UNARY_OPS}:
             if data.get("value") is not None:
                 raise ValueError(f"op {op!r} takes no value")

@@ -103,6 +103,16 @@ def _step(tp: Any, key: Any) -> tuple[Any, bool, str | None]:
     return None, False, str(key) if isinstance(key, str) else key
 
 
+def _model_of(tp: Any) -> Any:
+    """The model behind `tp`, seeing through Annotated and Optional."""
+    base = _unwrap(tp)
+    if get_origin(base) in (Union, types.UnionType):
+        real = [m for m in get_args(base) if m is not type(None)]
+        if len(real) == 1:
+            return _model_of(real[0])
+    return base
+
+
 def _resolve(root: Any, loc: tuple[Any, ...]) -> tuple[list[Any], Any, Any]:
     """Display path (tags removed), the model holding the last element, and the last type."""
     display: list[Any] = []
@@ -111,7 +121,7 @@ def _resolve(root: Any, loc: tuple[Any, ...]) -> tuple[list[Any], Any, Any]:
     for key in loc:
         if tp is None:
             break
-        here = _unwrap(tp)
+        here = _model_of(tp)
         new_tp, is_tag, name = _step(tp, key)
         if not is_tag:
             parent = here if _is_model(here) else parent if isinstance(key, int) else None
@@ -148,11 +158,17 @@ def _describe(err: dict[str, Any], field: str, parent: Any, kind_word: str) -> s
         allowed = sorted((info.alias or n) for n, info in parent.model_fields.items()) if _is_model(parent) else []
         hint = _suggest(last, allowed) or (f" (allowed: {', '.join(allowed)})" if allowed else "")
         return f"field {name!r} is not allowed{hint}"
+    if not field and kind_word == "node" and etype in ("model_type", "model_attributes_type", "dict_type"):
+        return f"a node should be a mapping with a 'type' and its fields, got {value!r}"
     if etype == "missing":
         return f"field {name!r} is required"
     if etype == "union_tag_invalid":
         tags = _expected(ctx, "expected_tags")
         what = "node type" if kind_word == "node" else "channel" if kind_word == "template" else "kind"
+        if not isinstance(value, dict) or not isinstance(
+            value.get("type" if kind_word != "template" else "channel"), str
+        ):
+            return f"field {'type' if kind_word == 'node' else 'channel'!r} must be one of {', '.join(tags)}"
         return f"unknown {what} {ctx.get('tag')!r}{_suggest(ctx.get('tag'), tags)}; known: {', '.join(tags)}"
     if etype == "union_tag_not_found":
         disc = str(ctx.get("discriminator", "")).strip("'")
@@ -187,7 +203,11 @@ def _describe(err: dict[str, Any], field: str, parent: Any, kind_word: str) -> s
             return f"field {name!r}: {value!r} is not a valid id (no spaces or ':')"
         return f"field {name!r}: {value!r} has characters that are not allowed"
     if etype in _TYPE_WORDS:
-        return f"field {name!r} should be {_TYPE_WORDS[etype]}, got {value!r}"
+        options = list(dict.fromkeys(ctx.get("words") or [_TYPE_WORDS[etype]]))
+        if "a number" in options and "a whole number" in options:
+            options.remove("a whole number")
+        words = " or ".join(options)
+        return f"field {name!r} should be {words}, got {value!r}"
     return f"field {name!r}: {err['msg']}" if field else err["msg"]
 
 
@@ -216,6 +236,14 @@ def problems_from_validation_error(
                 merged[key]["ctx"]["expected"] += ", " + str((err.get("ctx") or {}).get("expected", ""))
                 continue
             err = {**err, "ctx": dict(err.get("ctx") or {})}
+            merged[key] = err
+        # A union of types (a condition's `value`, `match` values) fails once per member too.
+        if err["type"] in _TYPE_WORDS:
+            key = f"{node}/{field}/type"
+            if key in merged:
+                merged[key]["ctx"]["words"].append(_TYPE_WORDS[err["type"]])
+                continue
+            err = {**err, "ctx": {**(err.get("ctx") or {}), "words": [_TYPE_WORDS[err["type"]]]}}
             merged[key] = err
         entries.append((err, node, field, parent, loc, data_loc))
     # `duraton: 1h` fails twice: unknown `duraton` and missing `duration`. The first says it all.

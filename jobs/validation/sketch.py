@@ -13,6 +13,7 @@ from typing import Any
 from jobs.spec.journey import Journey
 from jobs.spec.nodes import (
     BranchNode,
+    Channel,
     MessageNode,
     NodeBase,
     SplitNode,
@@ -93,6 +94,10 @@ def sketch_journey(journey: Journey) -> JourneySketch:
     return JourneySketch(journey.id, journey.start, nodes)
 
 
+def _is_channel(value: Any) -> bool:
+    return isinstance(value, str) and value in {c.value for c in Channel}
+
+
 def sketch_raw(data: Any) -> JourneySketch | None:
     """Outline a journey document that did not parse; None if it has no usable `nodes` mapping."""
     if not isinstance(data, dict) or not isinstance(data.get("nodes"), dict):
@@ -121,11 +126,11 @@ def sketch_raw(data: Any) -> JourneySketch | None:
                 fields.append(key)
         model = kinds.get(kind) if kind else None
         uses: list[TemplateUse] = []
-        if kind == "message" and isinstance(raw.get("template"), str) and isinstance(raw.get("channel"), str):
+        if kind == "message" and isinstance(raw.get("template"), str) and _is_channel(raw.get("channel")):
             uses.append(TemplateUse("template", raw["template"], raw["channel"]))
         if kind == "message" and isinstance(raw.get("fallback"), dict):
             fb = raw["fallback"]
-            if isinstance(fb.get("template"), str) and isinstance(fb.get("channel"), str):
+            if isinstance(fb.get("template"), str) and _is_channel(fb.get("channel")):
                 uses.append(TemplateUse("fallback.template", fb["template"], fb["channel"]))
         if kind == "webhook" and isinstance(raw.get("template"), str):
             uses.append(TemplateUse("template", raw["template"], "webhook"))

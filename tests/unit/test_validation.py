@@ -169,3 +169,24 @@ def test_load_bundle_raises_with_every_problem():
     with pytest.raises(ValidationFailed) as info:
         load_bundle([INVALID, TEMPLATES])
     assert len(info.value.errors) >= 10
+
+
+def test_malformed_shapes_never_leak_pydantic_text(tmp_path):
+    path = tmp_path / "j.yaml"
+    path.write_text(
+        "id: j\nname: J\nentry: {event: a}\nstart: w\nnodes:\n"
+        "  w: 5\n"
+        "  x: {type: null}\n"
+        "  y: {type: wait_for, event: e, match: {when: [1]}, timeout: 1d, on_event: z, on_timeout: z}\n"
+        "  m: {type: message, channel: {a: 1}, template: cart_reminder, fallback: {channel: email, template: t, op: 1},"
+        " next: z}\n"
+        "  z: {type: exit}\n"
+    )
+    found = [str(p) for p in validate_paths([path, TEMPLATES]).errors]
+    text = "\n".join(found)
+    assert "Input should" not in text and "pydantic" not in text and "Value error" not in text
+    assert "node w: a node should be a mapping with a 'type' and its fields, got 5" in text
+    assert "node x: field 'type' must be one of wait," in text
+    assert "node y: field 'match.when' should be text or a number or true or false, got [1]" in text
+    assert "node m: field 'fallback.op' is not allowed (allowed: channel, template)" in text
+    assert "is a email" not in text and "node channel is {" not in text
