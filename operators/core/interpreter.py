@@ -319,8 +319,6 @@ class Interpreter:
         if s.erased_at is None:
             for inst in s.instances:
                 d = inst.deadline
-                if inst.journey_id in self._paused:
-                    d = max(d, now_ms + self._recheck_ms)
                 if best is None or d < best:
                     best = d
             for f in s.fallbacks:
@@ -345,6 +343,14 @@ class Interpreter:
     def _process_due(self, r: _Run, limit: int, *, inclusive: bool) -> int:
         """Run everything due before (or at, if `inclusive`) `limit`, earliest first."""
         done = 0
+        if self._paused:
+            # Instances of a paused journey stay put: their passed deadlines move to a re-check,
+            # so after `resume` they continue within `paused_recheck`, at a current event time.
+            for inst in r.state.instances:
+                passed = inst.deadline < limit or (inclusive and inst.deadline == limit)
+                if passed and inst.journey_id in self._paused:
+                    inst.deadline = limit + self._recheck_ms
+                    done += 1
         while done < _MAX_DUE_PER_STEP:
             item = self._earliest_due(r, limit, inclusive)
             if item is None:
