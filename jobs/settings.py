@@ -96,6 +96,167 @@ class FlinkSettings(_Section):
         return f"http://{self.rest_address}:{self.rest_port}"
 
 
+class RateLimit(_Section):
+    """A global send rate for one channel, shared by every worker (token bucket in Redis)."""
+
+    per_second: float = Field(gt=0, description="sustained sends per second")
+    # 1 spaces sends evenly; larger values let that many go out at once after a quiet spell.
+    burst: int = Field(default=1, ge=1, description="sends allowed back to back after a quiet spell")
+
+
+class RetrySettings(_Section):
+    """Retries of transient failures: exponential backoff with jitter."""
+
+    max_attempts: int = Field(default=5, ge=1, description="attempts in all, the first included")
+    base_delay_s: float = Field(default=0.5, gt=0)
+    max_delay_s: float = Field(default=30.0, gt=0)
+    # A provider asking for a longer pause than this (Retry-After) is waited for this long at most.
+    max_retry_after_s: float = Field(default=300.0, gt=0)
+
+
+class CircuitSettings(_Section):
+    """Per-provider circuit breaker: open after consecutive transient failures, probe after a pause."""
+
+    failure_threshold: int = Field(default=5, ge=1)
+    reset_timeout_s: float = Field(default=30.0, gt=0)
+
+
+class WebhookAuth(_Section):
+    """How an outgoing HTTP request authenticates: none, a bearer token, basic auth or an HMAC signature."""
+
+    kind: Literal["none", "bearer", "basic", "hmac"] = "none"
+    token: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    secret: SecretStr | None = None
+    signature_header: str = "X-Journeys-Signature"
+
+
+class WebhookTarget(_Section):
+    """Credentials and defaults for webhook URLs starting with `url_prefix` (longest prefix wins)."""
+
+    url_prefix: str = Field(min_length=1)
+    auth: WebhookAuth = WebhookAuth()
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout_s: float | None = Field(default=None, gt=0)
+
+
+class WebhookChannelSettings(_Section):
+    """Generic outgoing webhooks."""
+
+    timeout_s: float = Field(default=10.0, gt=0)
+    auth: WebhookAuth = WebhookAuth()
+    targets: list[WebhookTarget] = Field(default_factory=list)
+    # False: only URLs matching a target may be called (guards against journeys calling internal hosts).
+    allow_unlisted: bool = True
+    max_body_bytes: int = Field(default=1_000_000, ge=1)
+
+
+class EmailChannelSettings(_Section):
+    """Email through the SMTP relay of `smtp`."""
+
+    sender_name: str | None = None
+    # `{token}` is replaced by a signed token naming user, channel and category (see unsubscribe_secret).
+    unsubscribe_url: str | None = "http://127.0.0.1:8000/v1/unsubscribe/{token}"
+    unsubscribe_mailto: str | None = None
+    message_id_domain: str = "journeys.local"
+    timeout_s: float = Field(default=10.0, gt=0)
+
+
+class TwilioSettings(_Section):
+    """SMS through the Twilio Programmable Messaging REST API."""
+
+    base_url: str = "https://api.twilio.com"
+    account_sid: str | None = None
+    auth_token: SecretStr | None = None
+    from_number: str | None = None
+    messaging_service_sid: str | None = None
+    status_callback_url: str | None = None
+    timeout_s: float = Field(default=10.0, gt=0)
+
+
+class FcmSettings(_Section):
+    """Push through the Firebase Cloud Messaging HTTP v1 API (an OAuth 2.0 access token)."""
+
+    base_url: str = "https://fcm.googleapis.com"
+    project_id: str | None = None
+    access_token: SecretStr | None = None
+    timeout_s: float = Field(default=10.0, gt=0)
+
+
+class SlackSettings(_Section):
+    """Slack through an incoming webhook (its URL is a secret)."""
+
+    webhook_url: SecretStr | None = None
+    timeout_s: float = Field(default=10.0, gt=0)
+
+
+class CrmSettings(_Section):
+    """A CRM reached as a webhook preset: profile and fields posted as JSON to `url`."""
+
+    url: str | None = None
+    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    auth: WebhookAuth = WebhookAuth()
+    headers: dict[str, str] = Field(default_factory=dict)
+    # A Jinja2 template for the body; None posts {user_id, action_id, object, fields, profile} as JSON.
+    body: str | None = None
+    timeout_s: float = Field(default=10.0, gt=0)
+
+
+class InAppSettings(_Section):
+    """The per-user in-app inbox in Redis."""
+
+    max_messages: int = Field(default=100, ge=1)
+    ttl_s: int = Field(default=30 * 86400, ge=1)
+
+
+class FlagSettings(_Section):
+    """Per-user feature flag values in Redis."""
+
+    ttl_s: int | None = Field(default=None, ge=1, description="expiry of a user's flags; None keeps them")
+
+
+class OptInRule(_Section):
+    """Whether a channel/category needs an explicit opt-in (`*` matches all); the most specific rule wins."""
+
+    channel: str = "*"
+    category: str = "*"
+    require_opt_in: bool = True
+
+
+class DispatchSettings(_Section):
+    """Dispatcher workers: consumption, exactly-once bookkeeping, guardrails, providers."""
+
+    group_prefix: str = "journeys-dispatch"
+    concurrency: int = Field(default=4, ge=1, description="sender threads per channel in one worker")
+    batch_size: int = Field(default=500, ge=1)
+    poll_timeout_ms: int = Field(default=500, ge=1)
+    session_timeout_ms: int = Field(default=10_000, ge=1000)
+    # Longer than the replay horizon (Kafka retention, the job's checkpoint replays), so a replayed
+    # action is still recognised.
+    dedupe_ttl_s: int = Field(default=8 * 86400, ge=60)
+    # How long a claimed send may take before another worker treats its owner as dead.
+    claim_lease_s: float = Field(default=30.0, gt=0)
+    templates_dir: Path = PROJECT_ROOT / "templates"
+    template_reload_s: float = Field(default=5.0, ge=0)
+    feedback: bool = Field(default=True, description="publish message.* events to `events`")
+    rate_limits: dict[str, RateLimit] = Field(default_factory=dict)
+    retry: RetrySettings = RetrySettings()
+    circuit: CircuitSettings = CircuitSettings()
+    consent: list[OptInRule] = Field(default_factory=list)
+    unsubscribe_secret: SecretStr | None = None
+    email: EmailChannelSettings = EmailChannelSettings()
+    sms: TwilioSettings = TwilioSettings()
+    push: FcmSettings = FcmSettings()
+    slack: SlackSettings = SlackSettings()
+    webhook: WebhookChannelSettings = WebhookChannelSettings()
+    crm: CrmSettings = CrmSettings()
+    in_app: InAppSettings = InAppSettings()
+    flag: FlagSettings = FlagSettings()
+    # Settings of channel plugins, by channel name; each plugin validates its own with its model.
+    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
 class Settings(BaseSettings):
     """Everything a journeys process needs that is not part of a journey."""
 
@@ -114,6 +275,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     smtp: SmtpSettings = SmtpSettings()
     flink: FlinkSettings = FlinkSettings()
+    dispatch: DispatchSettings = DispatchSettings()
 
     @classmethod
     def settings_customise_sources(
