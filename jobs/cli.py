@@ -19,6 +19,8 @@ COMMAND_MODULES = (
     "jobs.commands.services",
     "jobs.commands.demo",
     "jobs.commands.language",
+    "jobs.commands.dispatch",
+    "jobs.commands.template",
 )
 
 app = typer.Typer(

@@ -1,0 +1,137 @@
+"""Consent and suppression as the dispatcher sees them at send time (Redis).
+
+The job checks consent from its own state; the dispatcher checks again right before sending, so
+an opt-out that races a send still stops it. Whoever learns of a change (the API's consent and
+erase endpoints, a bounce) writes it here with `set_consent`, `suppress_user` or
+`suppress_address`.
+
+A user's choice for `channel:category` wins over `channel:*`, then `*:category`, then `*:*`.
+Without any choice, the `dispatch.consent` rules decide whether opt-in is required (default:
+opt-out, i.e. send). The suppression list (users and addresses) stops everything, transactional
+messages included; consent applies to transactional messages too, for their own category.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+
+import redis
+from pydantic import BaseModel, ConfigDict
+
+from connectors.dispatch import keys
+from jobs.settings import OptInRule
+
+
+class ConsentStatus(StrEnum):
+    """A user's choice for a channel and category."""
+
+    OPTED_IN = "opted_in"
+    OPTED_OUT = "opted_out"
+
+
+class Verdict(BaseModel):
+    """Whether an action may be sent; `reason` is a suppression reason when not."""
+
+    model_config = ConfigDict(frozen=True)
+
+    allowed: bool
+    reason: str | None = None
+
+
+ALLOWED = Verdict(allowed=True)
+
+
+class SendCheck(BaseModel):
+    """What to check for one action."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    channel: str
+    category: str
+    address: str | None = None
+    #: False for channels that do not contact the user (webhooks, flags, CRM): only the user
+    #: suppression list applies.
+    consent_applies: bool = True
+
+
+def requires_opt_in(rules: Sequence[OptInRule], channel: str, category: str) -> bool:
+    """Whether `channel`/`category` needs an explicit opt-in under `rules` (most specific wins)."""
+    best: tuple[int, bool] | None = None
+    for rule in rules:
+        if rule.channel not in ("*", channel) or rule.category not in ("*", category):
+            continue
+        specificity = (rule.channel != "*") * 2 + (rule.category != "*")
+        if best is None or specificity >= best[0]:
+            best = (specificity, rule.require_opt_in)
+    return best[1] if best is not None else False
+
+
+class ConsentStore:
+    """Reads and writes consent and suppression in Redis."""
+
+    def __init__(self, client: redis.Redis, rules: Sequence[OptInRule] = ()) -> None:
+        self.client = client
+        self.rules = list(rules)
+
+    # Writing --------------------------------------------------------------------------------
+
+    def set_consent(self, user_id: str, channel: str, category: str, status: ConsentStatus) -> None:
+        """Record a user's choice (`*` for every channel or category)."""
+        self.client.hset(keys.consent(user_id), f"{channel}:{category}", status.value)
+
+    def suppress_user(self, user_id: str) -> None:
+        """Never contact this user again (global suppression list, erasure)."""
+        self.client.sadd(keys.SUPPRESSED_USERS, user_id)
+
+    def suppress_address(self, address: str) -> None:
+        """Never send to this address again (hard bounce, spam complaint)."""
+        self.client.sadd(keys.SUPPRESSED_ADDRESSES, keys.address_digest(address))
+
+    def forget_user(self, user_id: str) -> None:
+        """Drop what is stored about a user's consent (erasure keeps the suppression entry)."""
+        self.client.delete(keys.consent(user_id))
+
+    # Checking -------------------------------------------------------------------------------
+
+    def check_many(self, checks: Sequence[SendCheck]) -> list[Verdict]:
+        """A verdict for each check, in one round trip."""
+        if not checks:
+            return []
+        with self.client.pipeline(transaction=False) as pipe:
+            for c in checks:
+                pipe.hmget(keys.consent(c.user_id), self._fields(c.channel, c.category))
+            pipe.smismember(keys.SUPPRESSED_USERS, [c.user_id for c in checks])
+            addressed = [c for c in checks if c.address]
+            if addressed:
+                pipe.smismember(keys.SUPPRESSED_ADDRESSES, [keys.address_digest(c.address or "") for c in addressed])
+            replies = pipe.execute()
+        choices = replies[: len(checks)]
+        users_out = replies[len(checks)]
+        addresses_out = iter(replies[len(checks) + 1] if addressed else [])
+        verdicts: list[Verdict] = []
+        for check, found, user_out in zip(checks, choices, users_out, strict=True):
+            address_out = next(addresses_out) if check.address else 0
+            verdicts.append(self._verdict(check, found, bool(user_out), bool(address_out)))
+        return verdicts
+
+    def check(self, check: SendCheck) -> Verdict:
+        """The verdict for one action."""
+        return self.check_many([check])[0]
+
+    @staticmethod
+    def _fields(channel: str, category: str) -> list[str]:
+        return [f"{channel}:{category}", f"{channel}:*", f"*:{category}", "*:*"]
+
+    def _verdict(self, check: SendCheck, found: list[str | None], user_out: bool, address_out: bool) -> Verdict:
+        if user_out or address_out:
+            return Verdict(allowed=False, reason="suppression_list")
+        if not check.consent_applies:
+            return ALLOWED
+        choice = next((v for v in found if v), None)
+        if choice == ConsentStatus.OPTED_OUT:
+            return Verdict(allowed=False, reason="consent")
+        if choice is None and requires_opt_in(self.rules, check.channel, check.category):
+            return Verdict(allowed=False, reason="consent")
+        return ALLOWED
