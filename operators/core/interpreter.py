@@ -240,15 +240,21 @@ class Interpreter:
             return self._unchanged(r, ts)
         digest = event_id_digest(event.event_id)
         seen = s.seen
+        # Only ids seen within the horizon (in event time) count, whether or not pruning has
+        # dropped the older ones yet: the answer must not depend on when timers fired.
+        oldest = (ts - self._retention.seen_horizon_ms) // 1000
         for i in range(0, len(seen), 2):
-            if seen[i] == digest:
+            if seen[i] == digest and seen[i + 1] > oldest:
                 return self._unchanged(r, ts)
         seen.append(digest)
         seen.append(ts // 1000)
         if ts > s.last_seen:
             s.last_seen = ts
 
+        # Deadlines that passed before this event run as their timers would have: not caused by it.
+        r.event_id = None
         self._process_due(r, ts, inclusive=False)
+        r.event_id = event.event_id
         if event.type == USER_DELETED:
             self._erase(r, ts)
             return self._finish(r, ts)

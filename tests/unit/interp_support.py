@@ -58,10 +58,17 @@ def ev(
 class Harness:
     """Runs an interpreter the way the Flink adapter does: encoded state and one timer per user."""
 
-    def __init__(self, journeys: Iterable[Journey], guardrails: Guardrails | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        journeys: Iterable[Journey] = (),
+        guardrails: Guardrails | None = None,
+        *,
+        interp: Interpreter | None = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("strict", True)
         kwargs.setdefault("clock", lambda: FIXED_CLOCK)
-        self.interp = Interpreter(list(journeys), guardrails, **kwargs)
+        self.interp = interp or Interpreter(list(journeys), guardrails, **kwargs)
         self.store: dict[str, bytes] = {}
         self.timers: dict[str, datetime] = {}
         self.actions: list[ActionRecord] = []
