@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from jobs.spec.journey import Journey, ReentryPolicy
@@ -80,15 +80,22 @@ from operators.core.program import (
     compile_caps,
     ms,
 )
+from operators.core.records import check_trusted, trusted
 from state import counters as ctr
 from state.record import EntryLog, Instance, PendingFallback, Send, UserState, Waiting
 from state.retention import Retention, compact, expires_at, prune
+
+if TYPE_CHECKING:
+    from jobs.compiler.plan import CompiledPlan
 
 SUPPRESSION_UPDATED = "suppression.updated"
 """Reserved event: `props.status` is `suppressed` (add to the global suppression list) or `unsuppressed`."""
 MESSAGE_UNSUBSCRIBED = "message.unsubscribed"
 DELIVERY_FAILURES = frozenset({"message.failed", "message.bounced"})
 FALLBACK_SUFFIX = "~fb"
+
+check_trusted(ActionRecord)
+check_trusted(OutcomeRecord)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
@@ -220,6 +227,20 @@ class Interpreter:
         self.relevant_event_types: frozenset[str] = frozenset(types)
         """Event types that can change anything; the job may drop others (except `identify`/traits)."""
 
+    @classmethod
+    def from_plan(cls, plan: CompiledPlan, guardrails: Guardrails | None = None, **kwargs: Any) -> Interpreter:
+        """An interpreter over a compiled plan: its active versions take entries, paused journeys
+        hold, retired versions run on for the users inside them."""
+        from jobs.compiler.plan import JourneyStatus
+
+        active = {
+            pj.journey_id: pj.version
+            for pj in plan.journeys
+            if pj.status in (JourneyStatus.ACTIVE, JourneyStatus.PAUSED)
+        }
+        paused = {pj.journey_id for pj in plan.journeys if pj.status is JourneyStatus.PAUSED}
+        return cls([pj.journey for pj in plan.journeys], guardrails, active=active, paused=paused, **kwargs)
+
     # --- public API -------------------------------------------------------------------------
 
     @property
@@ -238,14 +259,22 @@ class Interpreter:
         ts = to_ms(event.ts)
         if s.erased_at is not None:
             return self._unchanged(r, ts)
+        if event.type not in self.relevant_event_types and not event.traits and (
+            not event.context.tz or event.context.tz == s.tz
+        ):
+            # Nothing here can change: no journey, counter or guardrail reads this type, and it
+            # brings no traits. Not even remembered (a repeat changes nothing either); deadlines
+            # that passed are left to their timer, which gives the same result.
+            return self._unchanged(r, ts)
         digest = event_id_digest(event.event_id)
         seen = s.seen
         # Only ids seen within the horizon (in event time) count, whether or not pruning has
         # dropped the older ones yet: the answer must not depend on when timers fired.
-        oldest = (ts - self._retention.seen_horizon_ms) // 1000
-        for i in range(0, len(seen), 2):
-            if seen[i] == digest and seen[i + 1] > oldest:
-                return self._unchanged(r, ts)
+        if digest in seen:  # C-speed membership first; then check it is a digest, recent enough
+            oldest = (ts - self._retention.seen_horizon_ms) // 1000
+            for i in range(0, len(seen), 2):
+                if seen[i] == digest and seen[i + 1] > oldest:
+                    return self._unchanged(r, ts)
         seen.append(digest)
         seen.append(ts // 1000)
         if ts > s.last_seen:
@@ -808,25 +837,25 @@ class Interpreter:
         if draft.address_trait is not None:
             to[draft.address_trait] = str(s.profile.get(draft.address_trait))
         when = to_dt(t)
-        record = ActionRecord.model_construct(
-            action_id=aid,
-            journey_id=cj.id,
-            version=cj.version,
-            node_id=node_id,
-            user_id=r.user_id,
-            channel=draft.channel,
-            template=draft.template,
-            category=draft.category,
-            priority=draft.priority,
-            vars={"profile": dict(s.profile), "event": props},
-            to=to,
-            fallback=fallback_channel,
-            not_after=to_dt(t + self._action_ttl_ms) if self._action_ttl_ms is not None else None,
-            trigger_event_id=r.event_id,
-            params=dict(draft.params),
-            ts=when,
-            emitted_at=r.emitted_at,
-        )
+        record = trusted(ActionRecord, {
+            "action_id": aid,
+            "journey_id": cj.id,
+            "version": cj.version,
+            "node_id": node_id,
+            "user_id": r.user_id,
+            "channel": draft.channel,
+            "template": draft.template,
+            "category": draft.category,
+            "priority": draft.priority,
+            "vars": {"profile": dict(s.profile), "event": props},
+            "to": to,
+            "fallback": fallback_channel,
+            "not_after": to_dt(t + self._action_ttl_ms) if self._action_ttl_ms is not None else None,
+            "trigger_event_id": r.event_id,
+            "params": dict(draft.params),
+            "ts": when,
+            "emitted_at": r.emitted_at,
+        })
         r.step.actions.append(record)
         self._outcome(r, cj.id, cj.version, node_id, OutcomeKind.ACTION, draft.channel, entry, aid, t)
         if draft.is_message and not draft.transactional:
@@ -894,17 +923,17 @@ class Interpreter:
         t: int,
     ) -> None:
         r.step.outcomes.append(
-            OutcomeRecord.model_construct(
-                journey_id=journey_id,
-                version=version,
-                user_id=r.user_id,
-                node_id=node_id,
-                kind=kind,
-                detail=detail,
-                entry=entry,
-                action_id=action_id,
-                event_id=r.event_id,
-                ts=to_dt(t),
-                emitted_at=r.emitted_at,
-            )
+            trusted(OutcomeRecord, {
+                "journey_id": journey_id,
+                "version": version,
+                "user_id": r.user_id,
+                "node_id": node_id,
+                "kind": kind,
+                "detail": detail,
+                "entry": entry,
+                "action_id": action_id,
+                "event_id": r.event_id,
+                "ts": to_dt(t),
+                "emitted_at": r.emitted_at,
+            })
         )
