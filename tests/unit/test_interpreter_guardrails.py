@@ -301,3 +301,20 @@ def test_one_instance_per_channel_action_ids_stay_unique_with_fallbacks() -> Non
         h.send(ev("message.failed", at(minutes=minutes, seconds=30), props={"action_id": h.actions[-1].action_id}))
     ids = [a.action_id for a in h.actions]
     assert len(ids) == len(set(ids)) == 10
+
+
+def test_guardrails_round_trip_and_consent_rule_specificity() -> None:
+    g = Guardrails.model_validate({
+        "caps": [{"channel": "email", "max": 2, "per": "1d"}],
+        "quiet_hours": {"from": "21:00", "to": "08:00"},
+        "consent": [
+            {"channel": "sms", "require_opt_in": True},
+            {"channel": "sms", "category": "transactional", "require_opt_in": False},
+        ],
+        "idle_ttl": None,
+    })
+    assert Guardrails.model_validate(g.model_dump(mode="json")) == g
+    assert g.requires_opt_in("sms", "marketing") and not g.requires_opt_in("sms", "transactional")
+    assert not g.requires_opt_in("email", "marketing")
+    with pytest.raises(ValueError, match="unknown timezone"):
+        Guardrails(default_tz="Nowhere/Land")

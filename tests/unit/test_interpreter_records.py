@@ -55,3 +55,12 @@ def test_from_plan_takes_active_paused_and_retired_versions() -> None:
     h.send(ev("go", traits={"email": "a@b.c"}))
     assert [(a.journey_id, a.version) for a in h.actions] == [("r", 2)]
     assert interp.journey("r", 1) is not None
+
+
+def test_the_core_imports_no_flink() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, operators.core, state.codec; print('pyflink' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
