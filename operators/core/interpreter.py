@@ -32,6 +32,8 @@ Semantics that are decided here (and documented for users):
 * A node on a cycle that emits an action again in the same instance gets `#<visit>` after its
   node id in the `action_id` (`j:3:u:digest#2:1`); a fallback send gets `~fb`
   (`j:3:u:email_1~fb:1`), so no two actions ever share an id.
+* A `wait_for` that resolves writes a `branch` outcome on its node with detail `on_event` or
+  `on_timeout`; entering writes `entered` (detail `holdout` for the control group).
 * Deferring a message for quiet hours writes a `node` outcome with detail
   `deferred:quiet_hours until <time>`; the send (or suppression) follows when the window ends.
 * Holdout users run the whole journey but every action node is `suppressed: holdout`;
