@@ -1,0 +1,222 @@
+"""Thin Flink adapters over the interpreter core: they map keyed state and timers onto it.
+
+Journey semantics live in `operators.core`; nothing here decides anything about a journey.
+
+- `ParseEvents` (ProcessFunction): the envelope check before keying; rejects to a side output.
+- `JourneyFunction` (KeyedProcessFunction): per user, one state read and at most one write per
+  event, one event-time timer (the interpreter's next wake-up); actions to a side output per
+  channel, outcomes to the main output, late events and full-validation rejects to side outputs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pyflink.common import Row, Types
+from pyflink.common.watermark_strategy import TimestampAssigner
+from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
+from pyflink.datastream.state import ValueStateDescriptor
+from pydantic import ValidationError
+
+from jobs.spec.journey import Journey
+from jobs.spec.records import Event
+from operators.core import Guardrails, Interpreter, to_dt, to_ms
+from operators.envelope import Envelope, RejectedEvent, check_envelope
+from state import codec
+
+# The record between parsing and the journey operator: cheap to move across the key_by shuffle.
+PARSED_TYPE = Types.ROW_NAMED(["user_id", "ts", "raw"], [Types.STRING(), Types.LONG(), Types.STRING()])
+
+REJECTED = OutputTag("rejected", Types.STRING())
+LATE = OutputTag("late", Types.STRING())
+PROFILE_UPDATES = OutputTag("profile-updates", Types.STRING())
+ERASURES = OutputTag("erasures", Types.STRING())
+
+
+def action_tag(channel: str) -> OutputTag:
+    """The side output carrying actions of `channel` (JSON strings)."""
+    return OutputTag(f"actions-{channel}", Types.STRING())
+
+
+class ParseEvents(ProcessFunction):
+    """Envelope check: well-formed events become `PARSED_TYPE` rows, the rest go to `REJECTED`."""
+
+    def __init__(self, max_future_ms: int | None) -> None:
+        self.max_future_ms = max_future_ms
+
+    def process_element(self, value: Any, ctx: ProcessFunction.Context) -> Iterator[Any]:
+        raw = value if isinstance(value, str) else value[0]
+        checked = check_envelope(raw, self.max_future_ms)
+        if isinstance(checked, Envelope):
+            yield Row(checked.user_id, checked.ts_ms, checked.raw)
+        else:
+            yield REJECTED, checked.model_dump_json()
+
+
+class EventTimeOfRow(TimestampAssigner):
+    """Event time of a `PARSED_TYPE` row: its `ts` field (epoch ms)."""
+
+    def extract_timestamp(self, value: Any, record_timestamp: int) -> int:
+        return value[1]
+
+
+@dataclass
+class JourneyProgram:
+    """Everything the journey operator needs to build its interpreter (pickled with the job).
+
+    `until_ms` stops time for `simulate --until`: timers later than it never fire.
+    """
+
+    journeys: list[Journey]
+    guardrails: Guardrails = field(default_factory=Guardrails)
+    active: dict[str, int] | None = None
+    paused: list[str] = field(default_factory=list)
+    channels: tuple[str, ...] = ()
+    allowed_lateness_ms: int = 60_000
+    until_ms: int | None = None
+    fixed_emitted_at: datetime | None = None
+
+    def interpreter(self) -> Interpreter:
+        """The interpreter over these journeys."""
+        clock = (lambda: self.fixed_emitted_at) if self.fixed_emitted_at is not None else None
+        return Interpreter(
+            self.journeys, self.guardrails, active=self.active, paused=self.paused, clock=clock
+        )
+
+
+class JourneyFunction(KeyedProcessFunction):
+    """Runs the interpreter for the user of the current key."""
+
+    def __init__(self, program: JourneyProgram) -> None:
+        self.program = program
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.interp = self.program.interpreter()
+        # Our codec's bytes; PICKLED_BYTE_ARRAY only wraps them (the primitive byte-array type is
+        # converted element by element in thread mode, and fails on a missing value).
+        self.user = runtime_context.get_state(ValueStateDescriptor("user", Types.PICKLED_BYTE_ARRAY()))
+        self.action_tags = {ch: action_tag(ch) for ch in self.program.channels}
+        self.metrics = _Metrics(runtime_context)
+
+    # --- events ------------------------------------------------------------------------------
+
+    def process_element(self, value: Any, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+        raw = value[2]
+        ts = value[1]
+        self.metrics.events_in.inc()
+        if ts < ctx.timer_service().current_watermark() - self.program.allowed_lateness_ms:
+            self.metrics.late.inc()
+            yield LATE, raw
+            return
+        try:
+            event = Event.model_validate_json(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "event"
+            self.metrics.rejected.inc()
+            yield REJECTED, RejectedEvent.of(raw, f"field '{where}': {first['msg']}", value[0]).model_dump_json()
+            return
+        stored = self.user.value()
+        state = codec.decode(stored) if stored is not None else None
+        before = self.interp.next_wakeup(state) if state is not None else None
+        step = self.interp.on_event(state, event)
+        yield from self._apply(step, before, ctx)
+
+    # --- timers ------------------------------------------------------------------------------
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
+        until = self.program.until_ms
+        if until is not None and timestamp > until:
+            return
+        stored = self.user.value()
+        if stored is None:
+            return
+        self.metrics.timers_fired.inc()
+        step = self.interp.on_timer(codec.decode(stored), ctx.get_current_key(), to_dt(timestamp))
+        # The timer that just fired is gone; whatever the step wants next is registered anew.
+        yield from self._apply(step, None, ctx)
+
+    # --- effects -----------------------------------------------------------------------------
+
+    def _apply(self, step: Any, before: datetime | None, ctx: Any) -> Iterator[Any]:
+        if step.changed:
+            if step.state is None:
+                self.user.clear()
+            else:
+                self.user.update(codec.encode(step.state))
+        after = step.wakeup
+        if after != before:
+            timers = ctx.timer_service()
+            if before is not None:
+                timers.delete_event_time_timer(to_ms(before))
+            if after is not None:
+                timers.register_event_time_timer(to_ms(after))
+        for action in step.actions:
+            self.metrics.action(action.journey_id, action.channel)
+            tag = self.action_tags.get(action.channel)
+            if tag is None:
+                # A channel this job was not built with: an error outcome, never a silent drop.
+                yield REJECTED, RejectedEvent.of(
+                    action.model_dump_json(), f"no output for channel '{action.channel}'", action.user_id
+                ).model_dump_json()
+                continue
+            yield tag, action.model_dump_json()
+        for outcome in step.outcomes:
+            self.metrics.outcome(outcome)
+            yield outcome.model_dump_json()
+        for update in step.profile_updates:
+            yield PROFILE_UPDATES, json.dumps(
+                {
+                    "user_id": update.user_id,
+                    "journey_id": update.journey_id,
+                    "node_id": update.node_id,
+                    "set": update.set,
+                    "unset": list(update.unset),
+                    "increment": update.increment,
+                    "ts": update.ts.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                },
+                default=str,
+            )
+        if step.erasure is not None:
+            yield ERASURES, json.dumps(
+                {"user_id": step.erasure.user_id, "ts": step.erasure.ts.astimezone(UTC).isoformat()}
+            )
+
+
+class _Metrics:
+    """Flink user metrics, per journey and channel, created on first use (visible in the web UI)."""
+
+    def __init__(self, runtime_context: RuntimeContext) -> None:
+        self.group = runtime_context.get_metrics_group().add_group("journeys")
+        self.events_in = self.group.counter("events_in")
+        self.late = self.group.counter("events_late")
+        self.rejected = self.group.counter("events_rejected")
+        self.timers_fired = self.group.counter("timers_fired")
+        self._counters: dict[tuple[str, ...], Any] = {}
+
+    def _counter(self, *path: str) -> Any:
+        counter = self._counters.get(path)
+        if counter is None:
+            group = self.group
+            for part in path[:-1]:
+                group = group.add_group(part)
+            counter = group.counter(path[-1])
+            self._counters[path] = counter
+        return counter
+
+    def action(self, journey_id: str, channel: str) -> None:
+        self._counter("journey", journey_id, "channel", channel, "actions").inc()
+
+    def outcome(self, outcome: Any) -> None:
+        kind = str(outcome.kind)
+        if kind == "suppressed":
+            reason = (outcome.detail or "unknown").split(":", 1)[0]
+            self._counter("journey", outcome.journey_id, "suppressed", reason).inc()
+        elif kind in ("entered", "converted", "exited", "error"):
+            self._counter("journey", outcome.journey_id, kind).inc()
+        elif kind == "node":
+            self._counter("journey", outcome.journey_id, "node", outcome.node_id or "-", "reached").inc()
