@@ -18,6 +18,7 @@ from jobs.errors import JourneysError
 COMMAND_MODULES = (
     "jobs.commands.services",
     "jobs.commands.demo",
+    "jobs.commands.jobs",
     "jobs.commands.language",
     "jobs.commands.dispatch",
     "jobs.commands.template",

@@ -102,16 +102,17 @@ def build_journey_job(
     `relevant_types` are the event types some journey reacts to (None keeps every event); the
     rest are dropped on the JVM side before any Python runs.
     """
-    from pyflink.common import Duration, WatermarkStrategy
+    from pyflink.common import Duration, Types, WatermarkStrategy
+    from pyflink.datastream import DataStream
     from pyflink.table import StreamTableEnvironment
 
     time = time or TimeSettings()
-    if isinstance(events, Source_types()):
+    if isinstance(events, DataStream):
+        raw = events
+    else:
         raw = env.from_source(events, WatermarkStrategy.no_watermarks(), "events").uid("events-source").name(
             "events source"
         )
-    else:
-        raw = events
 
     t_env = StreamTableEnvironment.create(env)
     if relevant_types is not None:
@@ -133,7 +134,7 @@ def build_journey_job(
 
     journeys = (
         timed.key_by(lambda row: row[0])
-        .process(JourneyFunction(program), output_type=_string_type())
+        .process(JourneyFunction(program), output_type=Types.STRING())
         .uid("journeys")
         .name("journeys")
     )
@@ -193,14 +194,3 @@ def _clock(env: StreamExecutionEnvironment, t_env: Any, interval_ms: int) -> Dat
         .name("clock as events")
     )
 
-
-def Source_types() -> tuple[type, ...]:  # noqa: N802
-    from pyflink.datastream.connectors import Source
-
-    return (Source,)
-
-
-def _string_type() -> Any:
-    from pyflink.common import Types
-
-    return Types.STRING()

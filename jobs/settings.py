@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from jobs.errors import SettingsError
+from operators.core.guardrails import Guardrails
 
 # The repository root when journeys runs from a checkout (editable install): flink-conf/ and the
 # fetched jars live there.
@@ -86,7 +87,17 @@ class FlinkSettings(_Section):
     state_backend: Literal["rocksdb", "hashmap"] = "rocksdb"
     # Python-side state cache (entries per operator): must hold the working set of users.
     state_cache_size: int = Field(default=100_000, ge=1)
+    # Event time: how far events may arrive out of order before they hold the watermark back,
+    # how late (behind the watermark) an event may still be processed, after how long without
+    # events the wall clock moves time alone, how often the clock ticks, and how far ahead of
+    # the wall clock an event may be stamped (Kafka refuses records far in the future).
+    out_of_orderness_ms: int = Field(default=500, ge=0)
     allowed_lateness_ms: int = Field(default=60_000, ge=0)
+    idle_timeout_ms: int = Field(default=1_000, ge=100)
+    clock_interval_ms: int = Field(default=250, ge=10)
+    max_future_ms: int = Field(default=15 * 60_000, ge=0)
+    job_name: str = "journeys"
+    exactly_once_sinks: bool = False
     jars_dir: Path = PROJECT_ROOT / "flink-conf" / "jars" / "flink"
     conf_dir: Path = PROJECT_ROOT / "flink-conf"
 
@@ -275,6 +286,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     smtp: SmtpSettings = SmtpSettings()
     flink: FlinkSettings = FlinkSettings()
+    guardrails: Guardrails = Guardrails()
     dispatch: DispatchSettings = DispatchSettings()
 
     @classmethod

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
 from pyflink.common import Row, Types
 from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
-from pydantic import ValidationError
 
-from jobs.spec.journey import Journey
+from jobs.compiler.plan import CompiledPlan
 from jobs.spec.records import Event
 from operators.core import Guardrails, Interpreter, to_dt, to_ms
 from operators.envelope import Envelope, RejectedEvent, check_envelope
@@ -68,24 +68,19 @@ class EventTimeOfRow(TimestampAssigner):
 class JourneyProgram:
     """Everything the journey operator needs to build its interpreter (pickled with the job).
 
-    `until_ms` stops time for `simulate --until`: timers later than it never fire.
+    `channels` are the channels with an output; `until_ms` stops time for `simulate --until`:
+    timers later than it never fire.
     """
 
-    journeys: list[Journey]
+    plan: CompiledPlan
     guardrails: Guardrails = field(default_factory=Guardrails)
-    active: dict[str, int] | None = None
-    paused: list[str] = field(default_factory=list)
     channels: tuple[str, ...] = ()
     allowed_lateness_ms: int = 60_000
     until_ms: int | None = None
-    fixed_emitted_at: datetime | None = None
 
     def interpreter(self) -> Interpreter:
-        """The interpreter over these journeys."""
-        clock = (lambda: self.fixed_emitted_at) if self.fixed_emitted_at is not None else None
-        return Interpreter(
-            self.journeys, self.guardrails, active=self.active, paused=self.paused, clock=clock
-        )
+        """The interpreter over the plan's journey versions."""
+        return Interpreter.from_plan(self.plan, self.guardrails)
 
 
 class JourneyFunction(KeyedProcessFunction):
