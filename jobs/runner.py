@@ -251,3 +251,88 @@ def _remove_tree(path: Path) -> None:
     import shutil
 
     shutil.rmtree(path, ignore_errors=True)
+
+
+# --- run --------------------------------------------------------------------------------------
+
+
+def checkpoint_root(settings: Settings) -> Path:
+    """Where `run` keeps this job's checkpoints (one folder per job name)."""
+    return settings.home / "checkpoints" / settings.flink.job_name
+
+
+def latest_checkpoint(root: Path) -> Path | None:
+    """The newest complete checkpoint or savepoint under `root` (a folder holding `_metadata`)."""
+    found = [m.parent for m in root.glob("*/chk-*/_metadata")] + [m.parent for m in root.glob("savepoint-*/_metadata")]
+    if not found:
+        return None
+    return max(found, key=lambda p: (p / "_metadata").stat().st_mtime)
+
+
+def run(
+    settings: Settings,
+    plan: CompiledPlan,
+    *,
+    restore: Path | None = None,
+    fresh: bool = False,
+    on_submitted=None,
+) -> None:
+    """Run the journeys job against Kafka until it is stopped.
+
+    Reads `events`, writes `actions.<channel>`, `outcomes` and `events.rejected` (malformed and
+    late input, with the reason). Checkpoints to `<home>/checkpoints/<job name>/`, RocksDB state.
+    Resumes from `restore`, else (unless `fresh`) from the newest retained checkpoint of this job
+    name, so a restart after a crash continues where the last checkpoint left off.
+    """
+    from connectors.flink_kafka import kafka_sink, kafka_source
+    from connectors.kafka_admin import ensure_topics
+    from jobs.flink_env import create_env
+    from jobs.pipeline import JobSinks, TimeSettings, build_journey_job
+
+    program = journey_program(plan, settings)
+    f = settings.flink
+    prefix = settings.kafka.topic_prefix
+    ensure_topics(
+        settings,
+        [prefix + t for t in [topics.EVENTS, topics.OUTCOMES, topics.EVENTS_REJECTED]]
+        + [prefix + topics.actions_topic(ch) for ch in program.channels],
+    )
+    root = checkpoint_root(settings)
+    root.mkdir(parents=True, exist_ok=True)
+    if restore is None and not fresh:
+        restore = latest_checkpoint(root)
+    overrides = {"execution.checkpointing.dir": root.resolve().as_uri()}
+    if restore is not None:
+        overrides["execution.state-recovery.path"] = restore.resolve().as_uri()
+    env = create_env(settings, state_backend=f.state_backend, overrides=overrides)
+
+    def sink(topic: str, name: str | None = None):
+        return kafka_sink(
+            settings,
+            topic,
+            exactly_once=f.exactly_once_sinks,
+            transactional_id_prefix=f"{f.job_name}-{name or topic}",
+        )
+
+    build_journey_job(
+        env,
+        kafka_source(settings, [topics.EVENTS], group_id=f.job_name, start="committed"),
+        JobSinks(
+            outcomes=sink(topics.OUTCOMES),
+            actions={ch: sink(topics.actions_topic(ch)) for ch in program.channels},
+            rejected=sink(topics.EVENTS_REJECTED),
+            late=sink(topics.EVENTS_REJECTED, "late"),
+        ),
+        program,
+        relevant_types=set(plan.event_types),
+        time=TimeSettings(
+            out_of_orderness_ms=f.out_of_orderness_ms,
+            idle_timeout_ms=f.idle_timeout_ms,
+            clock_interval_ms=f.clock_interval_ms,
+        ),
+        max_future_ms=f.max_future_ms,
+    )
+    client = env.execute_async(f.job_name)
+    if on_submitted is not None:
+        on_submitted(client, restore)
+    client.get_job_execution_result().result()

@@ -92,6 +92,45 @@ def simulate(
     typer.echo(f"wrote {out / 'actions.jsonl'}, {out / 'outcomes.jsonl'}, {out / 'rejected.jsonl'}")
 
 
+def run(
+    journeys: JourneysOption,
+    templates: TemplatesOption = None,
+    restore: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            envvar="JOURNEYS_RESTORE",
+            help="checkpoint or savepoint folder to resume from (default: this job's newest checkpoint)",
+            show_default=False,
+        ),
+    ] = None,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", envvar="JOURNEYS_FRESH", help="ignore retained checkpoints; start empty")
+    ] = False,
+    paused: PausedOption = None,
+    settings: SettingsOption = None,
+) -> None:
+    """Run the journeys job against Kafka (unbounded, checkpointed) until stopped.
+
+    Reads `events`; writes `actions.<channel>`, `outcomes` and `events.rejected`. After a crash,
+    running it again resumes from the newest checkpoint.
+    """
+    from jobs.runner import load_plan
+    from jobs.runner import run as run_job
+
+    conf = load_settings(settings)
+    plan = load_plan(journeys, templates, paused or ())
+
+    def submitted(client, restored) -> None:
+        versions = len(plan.journeys)
+        typer.echo(f"job {conf.flink.job_name} ({client.get_job_id()}) running: {versions} journey version(s)")
+        typer.echo(f"resumed from {restored}" if restored else "started with empty state")
+        typer.echo(f"Flink dashboard: {conf.flink.web_url}")
+
+    run_job(conf, plan, restore=restore, fresh=fresh, on_submitted=submitted)
+
+
 def register(app: typer.Typer) -> None:
     """Add `simulate` and `run` to the CLI."""
     app.command("simulate")(simulate)
+    app.command("run")(run)

@@ -32,7 +32,7 @@ from state import codec
 PARSED_TYPE = Types.ROW_NAMED(["user_id", "ts", "raw"], [Types.STRING(), Types.LONG(), Types.STRING()])
 
 REJECTED = OutputTag("rejected", Types.STRING())
-LATE = OutputTag("late", Types.STRING())
+LATE = OutputTag("late", Types.STRING())  # RejectedEvent JSON, reason "late: …"
 PROFILE_UPDATES = OutputTag("profile-updates", Types.STRING())
 ERASURES = OutputTag("erasures", Types.STRING())
 
@@ -103,9 +103,12 @@ class JourneyFunction(KeyedProcessFunction):
         raw = value[2]
         ts = value[1]
         self.metrics.events_in.inc()
-        if ts < ctx.timer_service().current_watermark() - self.program.allowed_lateness_ms:
+        watermark = ctx.timer_service().current_watermark()
+        if ts < watermark - self.program.allowed_lateness_ms:
             self.metrics.late.inc()
-            yield LATE, raw
+            behind, allowed = (watermark - ts) // 1000, self.program.allowed_lateness_ms // 1000
+            reason = f"late: {behind}s behind event time (allowed lateness {allowed}s)"
+            yield LATE, RejectedEvent.of(raw, reason, value[0]).model_dump_json()
             return
         try:
             event = Event.model_validate_json(raw)
