@@ -81,7 +81,8 @@ class JobProcess:
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise AssertionError(f"journeys run exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+                code = self.proc.returncode
+                raise AssertionError(f"journeys run exited with {code}:\n{self.log.read_text()[-3000:]}")
             if "Flink dashboard" in self.output():
                 return
             time.sleep(0.2)

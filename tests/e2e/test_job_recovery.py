@@ -80,4 +80,4 @@ def test_kill_9_and_restart_gives_the_uninterrupted_actions(
     exited = {o["user_id"] for o in outcomes if o["kind"] == "exited"}
     assert entered == exited == {f"u{i}" for i in range(USERS)}
     duplicates = sum(1 for r in rows if r["_topic"] == "actions.in_app") - len(expected_ids)
-    print(f"{len(seen_before_kill)} actions before the kill; {duplicates} replayed duplicates (deduplicated downstream)")
+    print(f"{len(seen_before_kill)} actions before the kill; {duplicates} replayed duplicates (dispatchers dedupe)")
