@@ -102,6 +102,7 @@ check_trusted(OutcomeRecord)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _MAX_DUE_PER_STEP = 10_000
+_SLOT_CACHE_MAX = 1 << 18
 _ERROR_DETAIL_MAX = 500
 
 
@@ -220,6 +221,7 @@ class Interpreter:
         self._recheck_ms = ms(g.paused_recheck)
         self._opt_in: dict[tuple[str, str], bool] = {}
         self._clock = clock or _wall_clock
+        self._slot_cache: dict[tuple[int, ZoneInfo, CompiledJourney], int] = {}
         self._strict = strict
 
         types: set[str] = set(self._entries_by_type) | set(self._counters_by_type)
@@ -375,7 +377,17 @@ class Interpreter:
         if cursor is None or cj.schedule_at is None or cj.id in self._paused:
             return None
         tz = cj.schedule_tz or self._user_tz(s, cj)
-        return to_ms(next_local_time(to_dt(cursor), cj.schedule_at, tz, cj.schedule_days))
+        # The next slot is a pure function of (journey, cursor, zone), asked for several times per
+        # step and again on the user's next event: remember it (bounded; cleared when full).
+        key = (cursor, tz, cj)
+        cache = self._slot_cache
+        slot = cache.get(key)
+        if slot is None:
+            slot = to_ms(next_local_time(to_dt(cursor), cj.schedule_at, tz, cj.schedule_days))
+            if len(cache) >= _SLOT_CACHE_MAX:
+                cache.clear()
+            cache[key] = slot
+        return slot
 
     def _process_due(self, r: _Run, limit: int, *, inclusive: bool) -> int:
         """Run everything due before (or at, if `inclusive`) `limit`, earliest first."""
