@@ -26,15 +26,22 @@ replay horizon) moves through these states:
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from enum import StrEnum
 
 import redis
 from pydantic import BaseModel, ConfigDict
+from redis.connection import Connection
+from redis.exceptions import NoScriptError
 
 from connectors.dispatch import keys
 from connectors.errors import ClaimLost
+
+log = logging.getLogger(__name__)
 
 _NOW = """
 local t = redis.call('TIME')
@@ -246,75 +253,128 @@ class DedupeStore:
 class SenderSession:
     """The claim/commit protocol for one sender thread, on a connection of its own.
 
-    The commit is written without waiting for its reply (see module doc); `settle()` reads it.
+    Commands are pipelined: a chunk of actions is claimed in one round trip, final states are
+    queued and written with the next claim, a commit is written at once without waiting, and
+    replies are read when a claim needs its own (or by `settle()`, which the worker calls for every
+    sender before committing a batch's offsets). So a send costs one write to Redis (its commit)
+    plus a share of its chunk's round trip.
     """
 
     def __init__(self, client: redis.Redis, *, ttl_s: int, lease_s: float) -> None:
         self.client = client
         self.ttl_ms = ttl_s * 1000
         self.lease_ms = int(lease_s * 1000)
-        self._pending_commit = False
-        self._claim = client.register_script(CLAIM)
+        self._outbox: list[tuple[tuple[object, ...], str, str]] = []
+        self._inflight: deque[tuple[str, str]] = deque()
+        self._lock = threading.RLock()
+        self._claim_sha = client.script_load(CLAIM)
         self._release = client.register_script(RELEASE)
+        self._reclaim = client.register_script(CLAIM)
+        self.lost: list[str] = []
 
-    def claim(self, action_id: str, token: str, *, idempotent: bool) -> ClaimResult:
-        """Claim the action for `token`."""
-        self.settle()
-        tag, value = self._claim(
-            keys=[keys.dedupe(action_id)], args=[token, self.lease_ms, self.ttl_ms, 1 if idempotent else 0]
-        )
-        outcome = ClaimOutcome(tag)
-        if outcome in (ClaimOutcome.CLAIMED, ClaimOutcome.RECOVERED):
-            return ClaimResult(outcome=outcome)
-        return ClaimResult(outcome=outcome, state=SendState.decode(value), raw=value)
-
-    def commit(self, action_id: str, token: str) -> None:
-        """Mark the send irreversible, without waiting for Redis' reply."""
-        self.settle()
+    def _conn(self) -> Connection:
         conn = self.client.connection
         if conn is None:  # pragma: no cover - single-connection clients always have one
             raise RuntimeError("SenderSession needs a single-connection Redis client")
-        conn.send_command("EVAL", COMMIT, 1, keys.dedupe(action_id), token, self.ttl_ms)
-        self._pending_commit = True
+        return conn
+
+    def _write(self, commands: list[tuple[tuple[object, ...], str, str]]) -> None:
+        if not commands:
+            return
+        conn = self._conn()
+        conn.send_packed_command(conn.pack_commands([args for args, _, _ in commands]), check_health=False)
+        self._inflight.extend((kind, action_id) for _, kind, action_id in commands)
+
+    def _read_one(self) -> object:
+        kind, action_id = self._inflight.popleft()
+        # Raises the error of an error reply (the entry is consumed either way).
+        reply = self._conn().read_response()
+        if kind == "commit" and int(reply) != 1:  # type: ignore[call-overload]
+            # Our lease ran out before the send and another worker took over: it may send too.
+            log.warning("action %s: claim expired before the send; another worker may send it", action_id)
+            self.lost.append(action_id)
+        return reply
 
     def settle(self) -> None:
-        """Read the reply of a commit written earlier; raise ClaimLost if the claim was not ours."""
-        if not self._pending_commit:
-            return
-        self._pending_commit = False
-        conn = self.client.connection
-        assert conn is not None
-        reply = conn.read_response()
-        if isinstance(reply, redis.ResponseError):  # pragma: no cover - the script is static
-            raise reply
-        if int(reply) != 1:
-            raise ClaimLost("the claim expired and another worker took the action over")
+        """Write what is queued and read every outstanding reply."""
+        with self._lock:
+            outbox, self._outbox = self._outbox, []
+            self._write(outbox)
+            while self._inflight:
+                self._read_one()
+
+    def claim(self, action_id: str, token: str, *, idempotent: bool) -> ClaimResult:
+        """Claim the action for `token` (writing queued final states along)."""
+        return self.claim_many([(action_id, token)], idempotent=idempotent)[0]
+
+    def claim_many(self, claims: list[tuple[str, str]], *, idempotent: bool) -> list[ClaimResult]:
+        """Claim several actions, each for its token, in one round trip (queued states go along)."""
+        if not claims:
+            return []
+        with self._lock:
+            outbox, self._outbox = self._outbox, []
+            commands = [
+                (
+                    ("EVALSHA", self._claim_sha, 1, keys.dedupe(action_id), token, self.lease_ms, self.ttl_ms,
+                     1 if idempotent else 0),
+                    "claim",
+                    action_id,
+                )
+                for action_id, token in claims
+            ]
+            self._write([*outbox, *commands])
+            replies: list[object] = []
+            missing_script = False
+            while self._inflight:
+                kind = self._inflight[0][0]
+                try:
+                    reply = self._read_one()
+                except NoScriptError:
+                    missing_script = True
+                    continue
+                if kind == "claim":
+                    replies.append(reply)
+            if missing_script:
+                # The server lost its script cache (restart, SCRIPT FLUSH): nothing was claimed.
+                self._claim_sha = self.client.script_load(CLAIM)
+                return self.claim_many(claims, idempotent=idempotent)
+        results = []
+        for tag, value in replies:  # type: ignore[misc]
+            outcome = ClaimOutcome(tag)
+            if outcome in (ClaimOutcome.CLAIMED, ClaimOutcome.RECOVERED):
+                results.append(ClaimResult(outcome=outcome))
+            else:
+                results.append(ClaimResult(outcome=outcome, state=SendState.decode(value), raw=value))
+        return results
+
+    def commit(self, action_id: str, token: str) -> None:
+        """Mark the send irreversible, without waiting for Redis' reply."""
+        with self._lock:
+            self._write([(("EVAL", COMMIT, 1, keys.dedupe(action_id), token, self.ttl_ms), "commit", action_id)])
 
     def finish(self, action_id: str, state: SendState) -> None:
-        """Write a final state (reading any pending commit reply first)."""
-        pending_error: ClaimLost | None = None
-        try:
-            self.settle()
-        except ClaimLost as exc:
-            pending_error = exc
-        self.client.set(keys.dedupe(action_id), state.encode(), px=self.ttl_ms)
-        if pending_error is not None:
-            raise pending_error
+        """Queue a final state; it is written with the next claim or by `settle()`."""
+        with self._lock:
+            self._outbox.append(
+                (("SET", keys.dedupe(action_id), state.encode(), "PX", self.ttl_ms), "set", action_id)
+            )
 
     def release(self, action_id: str, token: str) -> None:
         """Give up our (uncommitted) claim so another worker can send the action."""
-        self.settle()
-        self._release(keys=[keys.dedupe(action_id)], args=[token])
+        with self._lock:
+            self.settle()
+            self._release(keys=[keys.dedupe(action_id)], args=[token])
 
     def reclaim(self, action_id: str, token: str) -> None:
         """After a failed attempt that sent nothing: back to claimed by us (before retrying)."""
-        self.settle()
-        tag, _ = self._claim(keys=[keys.dedupe(action_id)], args=[token, self.lease_ms, self.ttl_ms, 0])
+        with self._lock:
+            self.settle()
+            tag, _ = self._reclaim(keys=[keys.dedupe(action_id)], args=[token, self.lease_ms, self.ttl_ms, 0])
         if ClaimOutcome(tag) not in (ClaimOutcome.CLAIMED, ClaimOutcome.RECOVERED):
             raise ClaimLost("the claim expired and another worker took the action over")
 
     def close(self) -> None:
-        """Drop the connection."""
-        with contextlib.suppress(ClaimLost, redis.RedisError):
+        """Write what is queued, read outstanding replies and drop the connection."""
+        with contextlib.suppress(redis.RedisError):
             self.settle()
         self.client.close()

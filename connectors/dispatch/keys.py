@@ -61,7 +61,11 @@ def address_digest(address: str) -> str:
 
 
 def redis_client(settings: Settings, *, single_connection: bool = False) -> redis.Redis:
-    """A Redis client for the configured server (bytes replies decoded as UTF-8)."""
+    """A Redis client for the configured server (bytes replies decoded as UTF-8).
+
+    `single_connection` clients are for pipelined use (commands written before earlier replies
+    are read): they never send health-check PINGs, whose replies would be read out of turn.
+    """
     r = settings.redis
     return redis.Redis(
         host=r.host,
@@ -71,6 +75,6 @@ def redis_client(settings: Settings, *, single_connection: bool = False) -> redi
         decode_responses=True,
         socket_timeout=10,
         socket_connect_timeout=5,
-        health_check_interval=30,
+        health_check_interval=0 if single_connection else 30,
         single_connection_client=single_connection,
     )

@@ -126,6 +126,8 @@ def setup_logging(secrets: Iterable[str], level: str = "INFO") -> None:
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # kafka-python is chatty at INFO about every rebalance step.
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    # kafka-python is chatty at INFO about every rebalance step; httpx logs every request's URL at
+    # INFO, and some URLs are secrets (Slack webhooks).
+    for name in ("kafka", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     install_redaction(secrets)

@@ -12,6 +12,7 @@ delivered / failed / bounced results go back to `events`.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import uuid
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from connectors.dispatch.circuit import CircuitBreaker
 from connectors.dispatch.consent import ConsentStore, Verdict
 from connectors.dispatch.deadletter import DeadLetter, DeadLetterReason, SourceOffset
-from connectors.dispatch.dedupe import ClaimOutcome, DedupeStore, SenderSession, SendState, StateCode
+from connectors.dispatch.dedupe import ClaimOutcome, ClaimResult, DedupeStore, SenderSession, SendState, StateCode
 from connectors.dispatch.masking import mask_text
 from connectors.dispatch.plugin import AdapterContext, ChannelAdapter, ChannelPlugin, OutgoingMessage
 from connectors.dispatch.publisher import Publisher
@@ -66,6 +67,15 @@ class Outcome(BaseModel):
 
 SETTLED_NOTHING_TO_MARK = Outcome(result=Result.SETTLED)
 ABANDONED = Outcome(result=Result.ABANDONED)
+
+
+class Prepared(BaseModel):
+    """An action ready to send: its rendered content and its claim token."""
+
+    model_config = ConfigDict(frozen=True)
+
+    content: RenderedMessage | None = None
+    token: str
 
 
 class WorkItem(BaseModel):
@@ -149,6 +159,9 @@ class Sender:
         self.rt = runtime
         self.adapter = adapter
         self.session = session
+        # Claim owners: unique per attempt, without a random-number syscall per message.
+        self._token_prefix = uuid.uuid4().hex[:16] + "."
+        self._tokens = itertools.count()
 
     # Records ---------------------------------------------------------------------------------
 
@@ -200,13 +213,10 @@ class Sender:
             self.rt.publisher.delivery(self._delivery(action, status, state.attempt, error=state.detail), action)
 
     def _settle(self, item: WorkItem, state: SendState, *, via_session: bool = True) -> Outcome:
-        try:
-            if via_session:
-                self.session.finish(item.action.action_id, state)
-            else:
-                self.rt.dedupe.finish(item.action.action_id, state)
-        except ClaimLost:
-            log.warning("action %s: claim lost during the send; another worker took it over", item.action.action_id)
+        if via_session:
+            self.session.finish(item.action.action_id, state)
+        else:
+            self.rt.dedupe.finish(item.action.action_id, state)
         self._publish_final(item, state)
         self.rt.stats.add(state.status or "unknown")
         return Outcome(result=Result.SETTLED, final=state)
@@ -248,8 +258,8 @@ class Sender:
         extra = self.rt.plugin.template_variables(action, self.rt.settings)
         return self.rt.renderer.render(template, RenderContext.from_action(action, **extra))
 
-    def process(self, item: WorkItem) -> Outcome:
-        """Deliver one action (or find it done); never raises for a delivery problem."""
+    def _prepare(self, item: WorkItem) -> Outcome | Prepared:
+        """Everything before the send: an Outcome if the action ends here, else its content."""
         action = item.action
         if item.state is not None and item.state.final:
             return self._seen_before(item, item.state)
@@ -264,52 +274,90 @@ class Sender:
             content = self._render(action)
         except (RenderError, TemplateMissing) as exc:
             return self._dead(item, DeadLetterReason.TEMPLATE, str(exc), 0, via_session=False)
-        return self._attempts(item, content)
+        return Prepared(content=content, token=f"{self._token_prefix}{next(self._tokens)}")
+
+    def process(self, item: WorkItem) -> Outcome:
+        """Deliver one action (or find it done); never raises for a delivery problem."""
+        return self.process_chunk([item])[0]
+
+    def process_chunk(self, items: list[WorkItem]) -> list[Outcome]:
+        """Deliver several actions, claiming them in one round trip when the channel has no rate limit.
+
+        (With a rate limit, each action is claimed only once its slot comes, so that no claim is
+        held longer than the lease.)
+        """
+        prepared = [self._prepare(item) for item in items]
+        ready = [(i, p) for i, p in enumerate(prepared) if isinstance(p, Prepared)]
+        claims: dict[int, ClaimResult] = {}
+        if ready and self.rt.limiter is None and not self.rt.stop.is_set():
+            results = self.session.claim_many(
+                [(items[i].action.action_id, p.token) for i, p in ready], idempotent=self.rt.plugin.idempotent
+            )
+            claims = {i: r for (i, _), r in zip(ready, results, strict=True)}
+        outcomes: list[Outcome] = []
+        for i, p in enumerate(prepared):
+            if isinstance(p, Outcome):
+                outcomes.append(p)
+                continue
+            try:
+                outcomes.append(self._attempts(items[i], p, claims.get(i)))
+            except Exception:
+                # Redis or Kafka trouble: leave the action for a later read (the worker rewinds).
+                log.exception("action %s: cannot be processed now", items[i].action.action_id)
+                outcomes.append(ABANDONED)
+        return outcomes
 
     def _wait(self, seconds: float) -> bool:
         """Sleep unless stopping; False if the worker is stopping."""
         return not self.rt.stop.wait(seconds)
 
-    def _attempts(self, item: WorkItem, content: RenderedMessage | None) -> Outcome:
+    def _attempts(self, item: WorkItem, prepared: Prepared, claim: ClaimResult | None = None) -> Outcome:
         action = item.action
         action_id = action.action_id
-        token = uuid.uuid4().hex
+        token = prepared.token
+        content = prepared.content
         attempt = 1
         plugin = self.rt.plugin
         while True:
             if self.rt.stop.is_set():
+                self._let_go(action_id, token, claim)
                 return ABANDONED
-            if self.rt.limiter is not None and not self.rt.limiter.acquire(self.rt.stop):
+            if claim is None and self.rt.limiter is not None and not self.rt.limiter.acquire(self.rt.stop):
                 return ABANDONED
             try:
                 self.rt.breaker.before_call()
             except CircuitOpenError as exc:
+                # Do not sit on a claim while the provider is down: another worker may take over.
+                self._let_go(action_id, token, claim)
+                claim = None
                 self.rt.stats.add("circuit_wait")
                 if not self._wait(exc.retry_after or 1.0):
                     return ABANDONED
                 continue
-            claim = self.session.claim(action_id, token, idempotent=plugin.idempotent)
-            if claim.outcome is ClaimOutcome.BUSY:
+            if claim is None:
+                claim = self.session.claim(action_id, token, idempotent=plugin.idempotent)
+            claimed, claim = claim, None
+            if claimed.outcome is ClaimOutcome.BUSY:
                 # Another live worker is sending it right now; its result will show up shortly.
                 self.rt.breaker.on_neutral()
                 if not self._wait(min(1.0, self.rt.settings.dispatch.claim_lease_s / 4)):
                     return ABANDONED
                 continue
-            if claim.outcome is ClaimOutcome.FINAL and claim.state is not None:
+            if claimed.outcome is ClaimOutcome.FINAL and claimed.state is not None:
                 self.rt.breaker.on_neutral()
-                return self._seen_before(item, claim.state)
-            if claim.outcome is ClaimOutcome.ORPHANED:
+                return self._seen_before(item, claimed.state)
+            if claimed.outcome is ClaimOutcome.ORPHANED:
                 self.rt.breaker.on_neutral()
                 log.warning("action %s: its worker died mid-send; taken as sent", action_id)
                 state = SendState.final_state(
                     StateCode.DONE, status=DeliveryStatus.SENT.value, attempt=attempt, detail=UNCONFIRMED
                 )
-                if claim.raw is not None and self.rt.dedupe.swap(action_id, claim.raw, state):
+                if claimed.raw is not None and self.rt.dedupe.swap(action_id, claimed.raw, state):
                     self._publish_final(item, state)
                     self.rt.stats.add("unconfirmed")
                     return Outcome(result=Result.SETTLED, final=state)
                 continue
-            if claim.outcome is ClaimOutcome.RECOVERED:
+            if claimed.outcome is ClaimOutcome.RECOVERED:
                 self.rt.stats.add("recovered")
             message = OutgoingMessage(action=action, content=content, attempt=attempt)
             try:
@@ -345,6 +393,10 @@ class Sender:
                 StateCode.DONE, status=result.status.value, attempt=attempt, detail=result.provider_id
             )
             return self._settle(item, state)
+
+    def _let_go(self, action_id: str, token: str, claim: ClaimResult | None) -> None:
+        if claim is not None and claim.outcome in (ClaimOutcome.CLAIMED, ClaimOutcome.RECOVERED):
+            self.session.release(action_id, token)
 
     def _transient(self, item: WorkItem, exc: TransientDeliveryError, token: str, attempt: int) -> Outcome | None:
         """Handle a transient failure: an Outcome to stop with, or None to try again."""

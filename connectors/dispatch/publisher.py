@@ -7,6 +7,7 @@ broker acknowledged all of them, and the worker commits its input offsets only a
 from __future__ import annotations
 
 import threading
+from collections import deque
 
 from kafka import KafkaProducer
 
@@ -36,19 +37,28 @@ class Publisher:
             linger_ms=5,
             batch_size=64 * 1024,
             retries=10,
+            compression_type="gzip",
         )
         self._deliveries = topic_name(settings, DELIVERIES)
         self._events = topic_name(settings, EVENTS)
         self._errors: list[Exception] = []
         self._lock = threading.Lock()
+        self._buffer: deque[tuple[str, bytes | None, bytes]] = deque()
+        self._drain_lock = threading.Lock()
 
     def _on_error(self, exc: Exception) -> None:
         with self._lock:
             self._errors.append(exc)
 
     def _send(self, topic: str, key: str | None, value: bytes) -> None:
-        future = self._producer.send(topic, key=key.encode() if key else None, value=value)
-        future.add_errback(self._on_error)
+        # Buffered and handed to the producer in `flush()`, from one thread: sender threads then
+        # never wake the producer's I/O thread message by message.
+        self._buffer.append((topic, key.encode() if key else None, value))
+
+    def _drain(self) -> None:
+        while self._buffer:
+            topic, key, value = self._buffer.popleft()
+            self._producer.send(topic, key=key, value=value).add_errback(self._on_error)
 
     def delivery(self, record: DeliveryRecord, action: ActionRecord | None = None) -> None:
         """Publish a delivery record, and its feedback event when it has one."""
@@ -71,7 +81,9 @@ class Publisher:
         self._send(topic_name(self.settings, actions_topic(channel)), action.user_id, action.to_json())
 
     def flush(self, timeout_s: float = 60.0) -> None:
-        """Wait until everything sent so far is acknowledged; raise the first send error."""
+        """Send what is buffered and wait until the broker acknowledged it; raise the first send error."""
+        with self._drain_lock:
+            self._drain()
         self._producer.flush(timeout=timeout_s)
         with self._lock:
             errors, self._errors = self._errors, []

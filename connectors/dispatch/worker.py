@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from kafka import KafkaConsumer, TopicPartition
@@ -40,6 +40,8 @@ from jobs.spec.records import ActionRecord, DeliveryRecord, DeliveryStatus
 log = logging.getLogger(__name__)
 
 _RETRY_PAUSE_S = 2.0
+# Actions a sender claims at once (at most); smaller chunks spread a batch better over senders.
+_CHUNK = 32
 
 Outcomes = dict[tuple[int, int], Outcome]
 """Outcomes of a batch's records by (partition, offset)."""
@@ -81,8 +83,8 @@ class ChannelWorker:
                 self._senders.append(sender)
         return sender
 
-    def _process(self, item: WorkItem) -> Outcome:
-        return self._sender().process(item)
+    def _process(self, items: list[WorkItem]) -> list[Outcome]:
+        return self._sender().process_chunk(items)
 
     # The loop ---------------------------------------------------------------------------------
 
@@ -97,6 +99,7 @@ class ChannelWorker:
             auto_offset_reset="earliest",
             # The job writes actions in Kafka transactions: only committed ones are real.
             isolation_level="read_committed",
+            check_crcs=False,
             max_poll_records=s.dispatch.batch_size,
             session_timeout_ms=s.dispatch.session_timeout_ms,
             heartbeat_interval_ms=max(s.dispatch.session_timeout_ms // 4, 500),
@@ -200,22 +203,22 @@ class ChannelWorker:
             log.exception("%s: cannot prepare a batch; reading it again in %.0fs", self.rt.channel, _RETRY_PAUSE_S)
             self._rewind(consumer, records, {})
             return
-        futures: list[tuple[str, _Record, Future[Outcome]]] = [
-            (item.action.action_id, first[item.action.action_id][0], pool.submit(self._process, item))
-            for item in unique
-        ]
-        failed = False
+        # Chunks rather than single actions: a sender claims a chunk in one round trip to Redis.
+        size = max(1, min(_CHUNK, -(-len(unique) // self.concurrency)))
+        chunks = [unique[i : i + size] for i in range(0, len(unique), size)]
+        futures = [(chunk, pool.submit(self._process, chunk)) for chunk in chunks]
         by_id: dict[str, Outcome] = {}
-        for action_id, rec, future in futures:
+        for chunk, future in futures:
             try:
-                outcome = future.result()
+                results = future.result()
             except Exception:
-                log.exception("%s: action at %s/%d failed; it will be read again", self.rt.channel, rec.partition,
-                              rec.offset)
-                failed = True
-                outcome = ABANDONED
-            outcomes[(rec.partition, rec.offset)] = outcome
-            by_id[action_id] = outcome
+                log.exception("%s: a chunk of %d action(s) failed; it will be read again", self.rt.channel,
+                              len(chunk))
+                results = [ABANDONED] * len(chunk)
+            for item, outcome in zip(chunk, results, strict=True):
+                rec = first[item.action.action_id][0]
+                outcomes[(rec.partition, rec.offset)] = outcome
+                by_id[item.action.action_id] = outcome
         for rec, item in repeats:
             outcome = by_id.get(item.action.action_id, ABANDONED)
             if outcome.result is Result.SETTLED:
@@ -229,6 +232,8 @@ class ChannelWorker:
                 self.rt.stats.add("duplicate")
             outcomes[(rec.partition, rec.offset)] = outcome
         try:
+            for sender in list(self._senders):
+                sender.session.settle()
             self.rt.publisher.flush()
             finals = {
                 action_id: o.final
@@ -241,7 +246,7 @@ class ChannelWorker:
             self._rewind(consumer, records, {})
             return
         self._commit(consumer, records, outcomes)
-        if failed:
+        if not self.rt.stop.is_set() and any(o.result is Result.ABANDONED for o in outcomes.values()):
             self._rewind(consumer, records, outcomes)
         self.batches += 1
         if self.on_batch is not None:
