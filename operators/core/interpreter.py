@@ -14,8 +14,9 @@ step = interp.on_timer(codec.decode(raw), user_id, now)   # the user's timer fir
 Order of work for an event (event time `ts`):
 
 1. an erased user (tombstone) or a repeated `event_id` changes nothing;
-2. deadlines earlier than `ts` are processed first, in deadline order, as if their timers had
-   fired (so the outcome never depends on when the watermark passed them);
+2. deadlines at or before `ts` are processed first, in deadline order, as if their timers had
+   fired (so the outcome never depends on when the watermark passed them: a timer due at exactly
+   `ts` may or may not have fired before the event arrives, so the deadline always wins the tie);
 3. traits, `context.tz`, counters, consent, suppression and unsubscribes are absorbed;
    `user.deleted` erases the user and stops here; `message.failed|bounced` may fire a fallback;
 4. each live instance, in entry order: goals (converted, and exit unless `exit: false`), then
@@ -284,9 +285,10 @@ class Interpreter:
         if ts > s.last_seen:
             s.last_seen = ts
 
-        # Deadlines that passed before this event run as their timers would have: not caused by it.
+        # Deadlines up to this event's time run as their timers would have: not caused by it. Ties
+        # included, since the watermark may already have fired a timer due at exactly `ts`.
         r.event_id = None
-        self._process_due(r, ts, inclusive=False)
+        self._process_due(r, ts, inclusive=True)
         r.event_id = event.event_id
         if event.type == USER_DELETED:
             self._erase(r, ts)
