@@ -74,12 +74,22 @@ def test_an_auto_renewal_with_a_good_card_gets_only_the_notice() -> None:
 
 def test_a_manual_renewal_that_lapses_gets_two_emails_and_opens_a_crm_task() -> None:
     u = pick_user("n", J)
-    sc = run([upcoming(u, "2026-05-04 09:00", AL, auto_renew=False)], until=local(NY, "2026-06-10 00:00"))
+    sc = run(
+        [
+            ev(u, "consent.updated", local(NY, "2026-01-10 12:00"), tz=NY, traits={**AL, "phone": "+15550104"},
+               props={"channel": "sms", "category": "marketing", "status": "opted_in"}),
+            upcoming(u, "2026-05-04 09:00", {}, auto_renew=False),
+        ],
+        until=local(NY, "2026-06-10 00:00"),
+    )
     al = {"email": "al@corp.com"}
     assert sc.sent(u) == [
         Sent(f"{J}:1:{u}:renew_now_email:1", "email", "renewal_renew_now", local(NY, "2026-05-04 09:00"), al),
         # 23 days on is Wednesday 27 May 09:00; the last call waits for 10:00.
         Sent(f"{J}:1:{u}:last_call_email:1", "email", "renewal_last_call", local(NY, "2026-05-27 10:00"), al),
+        # He accepts marketing texts: one the day before the date.
+        Sent(f"{J}:1:{u}:final_sms:1", "sms", "renewal_final_sms", local(NY, "2026-06-02 10:00"),
+             {"phone": "+15550104"}),
         # The day after the renewal date, still no renewal.
         Sent(f"{J}:1:{u}:lapsed_task:1", "webhook", "crm_renewal_lapsed", local(NY, "2026-06-04 10:00"), {}),
     ]
@@ -90,6 +100,10 @@ def test_a_manual_renewal_that_lapses_gets_two_emails_and_opens_a_crm_task() -> 
     ]
     task = sc.rendered[f"{J}:1:{u}:lapsed_task:1"]
     assert (task["method"], task["url"]) == ("POST", "https://crm.example.com/api/v1/tasks")
+    assert sc.text(f"{J}:1:{u}:final_sms:1", "body") == (
+        "Example: your Business plan ends tomorrow (2026-06-03). Renew in two clicks: "
+        "https://app.example.com/billing/renew Reply STOP to opt out."
+    )
     assert json.loads(task["body"]) == {
         "type": "renewal_lapsed",
         "account_id": u,
@@ -119,7 +133,7 @@ def test_a_late_announcement_holds_the_marketing_email_until_morning_and_the_las
             upcoming(u, "2026-05-04 23:10", AL, auto_renew=False),
             ev(u, "message.unsubscribed", local(NY, "2026-05-10 12:00"), props={"channel": "email"}),
         ],
-        until=local(NY, "2026-06-01 00:00"),
+        until=local(NY, "2026-06-05 00:00"),
     )
     assert sc.sent(u) == [
         Sent(f"{J}:1:{u}:renew_now_email:1", "email", "renewal_renew_now", local(NY, "2026-05-05 08:00"),
@@ -133,6 +147,8 @@ def test_a_late_announcement_holds_the_marketing_email_until_morning_and_the_las
         ("branch", "auto_renew?", "default"),
         ("node", "renew_now_email", "deferred:quiet_hours until 2026-05-05T12:00:00+00:00"),
         ("suppressed", "last_call_email", "consent"),
+        # No opt-in to marketing texts (the settings require one): no day-before SMS either.
+        ("suppressed", "final_sms", "consent"),
     ]
     assert sc.text(f"{J}:1:{u}:last_call_email~fb:1", "body") == (
         "Your Business plan ends on 2026-06-03. Renew to keep your workspace."
