@@ -570,6 +570,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     perf = time.perf_counter_ns
     validate = Event.model_validate_json
+    parts: Counter[str] = Counter()
+    sampled: list[bytes] = []
+    measuring = [False]
+    if args.breakdown:
+        def timed(name: str, fn: Any) -> Any:
+            def wrapper(*a: Any) -> Any:
+                t = perf()
+                out = fn(*a)
+                if measuring[0]:
+                    parts[name] += perf() - t
+                return out
+            return wrapper
+
+        decode, encode, on_event, on_timer, next_wakeup = (
+            timed("decode", decode), timed("encode", encode), timed("on_event", on_event),
+            timed("on_timer", on_timer), timed("next_wakeup", next_wakeup),
+        )
 
     def record(step: Any, ts: int, measured: bool) -> None:
         nonlocal emit_ns, n_actions, n_outcomes
@@ -600,7 +617,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             stored = store.get(user)
             if stored is None:
                 continue
-            measured = due >= warm_until
+            measured = measuring[0] = due >= warm_until
             if profiler is not None and measured:
                 profiler.enable()
             t = perf()
@@ -624,7 +641,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 timer_ns.append(dt)
             record(step, due, measured)
 
+    # The generated events are the bench's own data, not the operator's: keep the collector from
+    # scanning them over and over (a real operator's heap holds no such pile of event dicts).
     gc.collect()
+    gc.freeze()
     i = 0
     n = len(events)
     fb = feedback.heap
@@ -647,7 +667,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             counts["filtered"] += 1
             continue
         fire_timers(ts, inclusive=False)
-        measured = ts >= warm_until
+        measured = measuring[0] = ts >= warm_until
         if uidx >= 0:
             raw = event_json(users, seq, ts, uidx, etype, props, traits)
         else:
@@ -694,6 +714,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             interp_ns.append(dt_interp)
             base_ns.append(dt_base)
             read_bytes += len(stored) if stored is not None else 0
+            if args.dump_states and stored is not None and counts["events"] % 7 == 0:
+                sampled.append(stored)
             counts["events"] += 1
             counts["events_without_state"] += stored is None
         else:
@@ -754,6 +776,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "total_s": parse_total / 1e9,
         },
         "emit": {"us_per_event": per_event(emit_ns), "total_s": emit_ns / 1e9},
+        "breakdown_us_per_event": {k: per_event(v) for k, v in sorted(parts.items())} if args.breakdown else None,
         "state_bytes": {
             "users_with_state": len(sizes),
             "avg": sum(sizes) / len(sizes) if sizes else 0,
@@ -806,7 +829,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if profiler is not None:
         profiler.dump_stats(args.profile)
     if args.dump_states:
-        Path(args.dump_states).write_bytes(b"\n".join(store.values()) + b"\n")
+        Path(args.dump_states).write_bytes(b"\n".join(sampled) + b"\n")
     return result
 
 
@@ -820,8 +843,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--journeys", default="auto",
                    help="auto (jobs/library when it loads, else inline), inline, or a folder of journeys")
     p.add_argument("--profile", metavar="FILE", help="cProfile the interpreter steps (measured part) into FILE")
+    p.add_argument("--breakdown", action="store_true",
+                   help="also time decode / next_wakeup / on_event / on_timer / encode apart (adds overhead)")
     p.add_argument("--no-write", action="store_true", help="print the figures, write no JSON")
-    p.add_argument("--dump-states", metavar="FILE", help="write every user's final stored record, one a line")
+    p.add_argument("--dump-states", metavar="FILE",
+                   help="write a sample of the records read by measured events, one a line")
     args = p.parse_args(argv)
     result = run(args)
     f, r = result["figures"], result["ratios"]
@@ -842,6 +868,9 @@ def main(argv: list[str] | None = None) -> int:
     sb = f["state_bytes"]
     print(f"state bytes: avg {sb['avg']:.0f}, max {sb['max']}, avg read per event {sb['avg_read_per_event']:.0f}"
           f" over {sb['users_with_state']:,} users; wall {f['wall_s']:.0f} s, peak RSS {f['peak_rss_mb']:.0f} MB")
+    if f["breakdown_us_per_event"]:
+        print("breakdown (µs per measured event): "
+              + ", ".join(f"{k} {v:.1f}" for k, v in f["breakdown_us_per_event"].items()))
     print(f"output digest {result['output_digest'][:16]}")
     if not args.no_write:
         RESULTS.mkdir(parents=True, exist_ok=True)
