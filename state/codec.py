@@ -48,6 +48,11 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 _KNOWN = frozenset("vpzcsxeimkfdth")
 
 
+_dumps = orjson.dumps
+_loads = orjson.loads
+_WAITING: dict[int, Waiting] = {int(w): w for w in Waiting}
+
+
 def encode(state: UserState) -> bytes:
     """Serialize a record to compact bytes (the form kept in Flink state)."""
     out: dict[str, Any] = {"v": SCHEMA_VERSION}
@@ -80,7 +85,7 @@ def encode(state: UserState) -> bytes:
     if state.extra:
         for k, v in state.extra.items():
             out.setdefault(k, v)
-    return orjson.dumps(out)
+    return _dumps(out)
 
 
 def decode(data: bytes | bytearray | memoryview | str | None) -> UserState:
@@ -88,9 +93,19 @@ def decode(data: bytes | bytearray | memoryview | str | None) -> UserState:
     if data is None or len(data) == 0:
         return UserState()
     try:
-        raw = orjson.loads(data)
+        raw = _loads(data)
     except orjson.JSONDecodeError as exc:
         raise StateDecodeError(f"state record is not valid JSON: {exc}") from exc
+    version = raw.get("v") if type(raw) is dict else None
+    if version != SCHEMA_VERSION or type(version) is not int:
+        raw = _upgrade(raw)
+    try:
+        return _build(raw)
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
+        raise StateDecodeError(f"malformed state record (schema version {raw.get('v')}): {exc}") from exc
+
+
+def _upgrade(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict) or not isinstance(raw.get("v"), int):
         raise StateDecodeError("state record has no schema version 'v'; it was not written by this codec")
     version = raw["v"]
@@ -100,96 +115,77 @@ def decode(data: bytes | bytearray | memoryview | str | None) -> UserState:
             raise StateDecodeError(f"no migration from state schema version {version} to {version + 1}")
         raw = migrate(raw)
         version += 1
-    try:
-        return _build(raw)
-    except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
-        raise StateDecodeError(f"malformed state record (schema version {raw.get('v')}): {exc}") from exc
+    return raw
 
 
 def _build(raw: dict[str, Any]) -> UserState:
-    state = UserState()
-    if (p := raw.get("p")) is not None:
-        state.profile = p
-    state.tz = raw.get("z")
-    if (c := raw.get("c")) is not None:
-        state.consent = {k: bool(v) for k, v in c.items()}
-    state.suppressed = bool(raw.get("s", 0))
-    state.erased_at = raw.get("x")
-    if (e := raw.get("e")) is not None:
-        state.entries = {j: EntryLog(v[0], v[1]) for j, v in e.items()}
-    if (i := raw.get("i")) is not None:
-        state.instances = [_instance_in(item) for item in i]
-    if (m := raw.get("m")) is not None:
-        state.sends = [Send(s[0], s[1], s[2]) for s in m]
-    if (k := raw.get("k")) is not None:
-        state.counters = k
-    if (f := raw.get("f")) is not None:
-        state.fallbacks = [_fallback_in(item) for item in f]
-    if (d := raw.get("d")) is not None:
-        state.seen = d
-    state.last_seen = raw.get("t", 0)
-    if (h := raw.get("h")) is not None:
-        state.schedule = h
-    unknown = raw.keys() - _KNOWN
-    if unknown:
-        state.extra = {k: raw[k] for k in unknown}
+    # One constructor call with every field: the common parts (profile, counters, seen ids,
+    # schedule) are the decoded JSON itself; only entries, instances, sends and fallbacks
+    # become objects.
+    get = raw.get
+    c = get("c")
+    e = get("e")
+    i = get("i")
+    m = get("m")
+    f = get("f")
+    state = UserState(
+        get("p") or {},
+        get("z"),
+        {k: bool(v) for k, v in c.items()} if c else {},
+        bool(get("s", 0)),
+        get("x"),
+        {j: EntryLog(v[0], v[1]) for j, v in e.items()} if e else {},
+        [_instance_in(a) for a in i] if i else [],
+        [Send(a[0], a[1], a[2]) for a in m] if m else [],
+        get("k") or {},
+        [_fallback_in(a) for a in f] if f else [],
+        get("d") or [],
+        get("t", 0),
+        get("h") or {},
+    )
+    if not _KNOWN.issuperset(raw):
+        state.extra = {k: raw[k] for k in raw.keys() - _KNOWN}
     return state
 
 
-def _trim(items: list[Any], required: int) -> list[Any]:
-    # Drop trailing optional items still at their defaults (falsy), keeping the required ones.
-    n = len(items)
-    while n > required and not items[n - 1]:
-        n -= 1
-    return items[:n]
-
-
 def _instance_out(i: Instance) -> list[Any]:
-    return _trim(
-        [
-            i.journey_id,
-            i.version,
-            i.entry,
-            i.node,
-            i.entered_at,
-            int(i.waiting),
-            i.deadline,
-            i.event,
-            1 if i.holdout else 0,
-            i.visits,
-        ],
-        7,
-    )
+    # Trailing items at their defaults are left out (the first seven are always written).
+    if i.visits:
+        return [i.journey_id, i.version, i.entry, i.node, i.entered_at, int(i.waiting), i.deadline, i.event,
+                1 if i.holdout else 0, i.visits]
+    if i.holdout:
+        return [i.journey_id, i.version, i.entry, i.node, i.entered_at, int(i.waiting), i.deadline, i.event, 1]
+    if i.event:
+        return [i.journey_id, i.version, i.entry, i.node, i.entered_at, int(i.waiting), i.deadline, i.event]
+    return [i.journey_id, i.version, i.entry, i.node, i.entered_at, int(i.waiting), i.deadline]
 
 
 def _instance_in(a: list[Any]) -> Instance:
     n = len(a)
+    if n == 8:
+        return Instance(a[0], a[1], a[2], a[3], a[4], _WAITING[a[5]], a[6], a[7] or {})
+    if n == 7:
+        return Instance(a[0], a[1], a[2], a[3], a[4], _WAITING[a[5]], a[6])
     return Instance(
-        journey_id=a[0],
-        version=a[1],
-        entry=a[2],
-        node=a[3],
-        entered_at=a[4],
-        waiting=Waiting(a[5]),
-        deadline=a[6],
-        event=(a[7] or {}) if n > 7 else {},
-        holdout=bool(a[8]) if n > 8 else False,
-        visits=(a[9] or None) if n > 9 else None,
+        a[0], a[1], a[2], a[3], a[4], _WAITING[a[5]], a[6],
+        (a[7] or {}) if n > 7 else {},
+        bool(a[8]) if n > 8 else False,
+        (a[9] or None) if n > 9 else None,
     )
 
 
 def _fallback_out(f: PendingFallback) -> list[Any]:
-    return _trim([f.action_id, f.journey_id, f.version, f.entry, f.node, f.expires, f.event, f.due], 6)
+    if f.due:
+        return [f.action_id, f.journey_id, f.version, f.entry, f.node, f.expires, f.event, f.due]
+    if f.event:
+        return [f.action_id, f.journey_id, f.version, f.entry, f.node, f.expires, f.event]
+    return [f.action_id, f.journey_id, f.version, f.entry, f.node, f.expires]
 
 
 def _fallback_in(a: list[Any]) -> PendingFallback:
+    n = len(a)
     return PendingFallback(
-        action_id=a[0],
-        journey_id=a[1],
-        version=a[2],
-        entry=a[3],
-        node=a[4],
-        expires=a[5],
-        event=(a[6] or {}) if len(a) > 6 else {},
-        due=a[7] if len(a) > 7 else 0,
+        a[0], a[1], a[2], a[3], a[4], a[5],
+        (a[6] or {}) if n > 6 else {},
+        a[7] if n > 7 else 0,
     )
