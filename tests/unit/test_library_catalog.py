@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from library_support import LIBRARY, bundle, plan
+from library_support import CLOCK, LIBRARY, bundle, ev, local, pick_user, plan, run
 
 from jobs.spec.journey import QuietHoursMode, ReentryPolicy
 from jobs.spec.loader import read_documents
@@ -90,3 +90,16 @@ def test_the_library_compiles_into_one_plan() -> None:
     assert {"cart.updated", "order.completed", "session.started", "segment.entered", "message.clicked"} <= set(
         p.event_types
     )
+
+
+def test_a_replayed_scenario_gives_the_same_records_stamped_with_the_fixed_clock() -> None:
+    u = pick_user("c", "cart-abandonment")
+    cart = {"cart_value": 42.0, "item_count": 1, "products": [{"name": "Mug", "price": 42.0}]}
+    events = [ev(u, "cart.updated", local("America/New_York", "2026-05-04 10:00"), props=cart,
+                 traits={"email": "a@example.com", "push_token": "t"})]
+    until = local("America/New_York", "2026-05-08 00:00")
+    first, second = run(events, until), run(events, until)
+    assert first.result.actions == second.result.actions and len(first.result.actions) == 2
+    assert first.result.outcomes == second.result.outcomes
+    assert {r.emitted_at for r in first.result.actions + first.result.outcomes} == {CLOCK}
+    assert [a.trigger_event_id for a in first.result.actions] == [None, None]  # both ran on timers
