@@ -9,6 +9,9 @@ EVENTS = "events"
 OUTCOMES = "outcomes"
 DELIVERIES = "deliveries"
 EVENTS_REJECTED = "events.rejected"
+# The published journey plan (compacted, one partition): the running job switches to each new one.
+DEFINITIONS = "journeys.definitions"
+DEFINITIONS_CONFIG = {"cleanup.policy": "compact"}
 
 
 def actions_topic(channel: str) -> str:

@@ -23,12 +23,16 @@ from operators.flink.functions import (
     ERASURES,
     LATE,
     PARSED_TYPE,
+    PLAN_STATE,
     PROFILE_UPDATES,
     REJECTED,
     EventTimeOfRow,
+    FarFuture,
     JourneyFunction,
     JourneyProgram,
     ParseEvents,
+    PublishedJourneyFunction,
+    RouteOutputs,
     action_tag,
 )
 
@@ -95,12 +99,14 @@ def build_journey_job(
     relevant_types: set[str] | None,
     time: TimeSettings | None = None,
     max_future_ms: int | None = None,
+    definitions: Source | None = None,
 ) -> JobOutputs:
     """Wire the journeys job onto `env`.
 
     `events` is a Source of UTF-8 event JSON strings (Kafka, files) or a DataStream of them.
     `relevant_types` are the event types some journey reacts to (None keeps every event); the
-    rest are dropped on the JVM side before any Python runs.
+    rest are dropped on the JVM side before any Python runs. With `definitions` (a Source of
+    published plan JSON), the job switches to each newly published plan while it runs.
     """
     from pyflink.common import Duration, Types, WatermarkStrategy
     from pyflink.datastream import DataStream
@@ -132,11 +138,31 @@ def build_journey_job(
     if time.clock_interval_ms is not None:
         timed = timed.union(_clock(env, t_env, time.clock_interval_ms))
 
+    keyed = timed.key_by(lambda row: row[0])
+    if definitions is None:
+        journeys = keyed.process(JourneyFunction(program), output_type=Types.STRING())
+    else:
+        # A two-input operator's watermark is the smaller of its inputs', and idleness did not
+        # release a quiet definitions source here: stamping plans far in the future keeps that
+        # input out of the way once a plan was read (`run` writes one at every start).
+        plans = (
+            env.from_source(definitions, WatermarkStrategy.no_watermarks(), "journey definitions")
+            .uid("definitions-source")
+            .name("journey definitions")
+            .assign_timestamps_and_watermarks(
+                WatermarkStrategy.for_monotonous_timestamps().with_timestamp_assigner(FarFuture())
+            )
+            .uid("definitions-time")
+            .name("definitions time")
+            .broadcast(PLAN_STATE)
+        )
+        journeys = keyed.connect(plans).process(PublishedJourneyFunction(program), output_type=Types.STRING())
     journeys = (
-        timed.key_by(lambda row: row[0])
-        .process(JourneyFunction(program), output_type=Types.STRING())
-        .uid("journeys")
+        journeys.uid("journeys")
         .name("journeys")
+        .process(RouteOutputs(program.channels), output_type=Types.STRING())
+        .uid("route-outputs")
+        .name("route outputs")
     )
     actions = {
         ch: journeys.get_side_output(action_tag(ch)) for ch in program.channels

@@ -11,18 +11,18 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from connectors import topics
 from jobs.compiler import CompiledPlan, compile_plan
 from jobs.errors import JourneysError
 from jobs.settings import Settings
 from jobs.spec.nodes import ActionNode, FeatureFlagNode, MessageNode, WebhookNode
-from jobs.validation import load_bundle
+from jobs.validation import Bundle, load_bundle
 
 if TYPE_CHECKING:
     from operators.flink.functions import JourneyProgram
@@ -34,11 +34,17 @@ class RunError(JourneysError):
     """A job could not be built or run (bad input file, nothing to run)."""
 
 
-def load_plan(journeys: Sequence[Path], templates: Path | None, paused: Iterable[str] = ()) -> CompiledPlan:
-    """Validate journeys and templates and compile them; raises ValidationFailed on any error."""
+def load_journeys(journeys: Sequence[Path], templates: Path | None) -> Bundle:
+    """Validate journeys and templates; raises ValidationFailed on any error."""
     bundle = load_bundle([*journeys, *([templates] if templates else [])])
     if not bundle.journeys:
         raise RunError(f"no journeys found in {', '.join(str(p) for p in journeys)}")
+    return bundle
+
+
+def load_plan(journeys: Sequence[Path], templates: Path | None, paused: Iterable[str] = ()) -> CompiledPlan:
+    """Validate journeys and templates and compile them; raises ValidationFailed on any error."""
+    bundle = load_journeys(journeys, templates)
     return compile_plan(bundle.journeys, bundle.templates, paused=paused)
 
 
@@ -275,14 +281,16 @@ def run(
     *,
     restore: Path | None = None,
     fresh: bool = False,
-    on_submitted=None,
+    on_submitted: Callable[[Any, Path | None], None] | None = None,
 ) -> None:
     """Run the journeys job against Kafka until it is stopped.
 
     Reads `events`, writes `actions.<channel>`, `outcomes` and `events.rejected` (malformed and
     late input, with the reason). Checkpoints to `<home>/checkpoints/<job name>/`, RocksDB state.
     Resumes from `restore`, else (unless `fresh`) from the newest retained checkpoint of this job
-    name, so a restart after a crash continues where the last checkpoint left off.
+    name, so a restart after a crash continues where the last checkpoint left off. `plan` runs
+    until a newer one is published on the definitions topic (see `jobs.publish`).
+    `on_submitted(job_client, restored_from)` is called once the job runs.
     """
     from connectors.flink_kafka import kafka_sink, kafka_source
     from connectors.kafka_admin import ensure_topics
@@ -297,6 +305,7 @@ def run(
         [prefix + t for t in [topics.EVENTS, topics.OUTCOMES, topics.EVENTS_REJECTED]]
         + [prefix + topics.actions_topic(ch) for ch in program.channels],
     )
+    ensure_topics(settings, [prefix + topics.DEFINITIONS], partitions=1, configs=topics.DEFINITIONS_CONFIG)
     root = checkpoint_root(settings)
     root.mkdir(parents=True, exist_ok=True)
     if restore is None and not fresh:
@@ -331,6 +340,9 @@ def run(
             clock_interval_ms=f.clock_interval_ms,
         ),
         max_future_ms=f.max_future_ms,
+        definitions=kafka_source(
+            settings, [topics.DEFINITIONS], group_id=f"{f.job_name}-definitions", start="earliest"
+        ),
     )
     client = env.execute_async(f.job_name)
     if on_submitted is not None:

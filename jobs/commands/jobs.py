@@ -115,11 +115,16 @@ def run(
     Reads `events`; writes `actions.<channel>`, `outcomes` and `events.rejected`. After a crash,
     running it again resumes from the newest checkpoint.
     """
-    from jobs.runner import load_plan
+    from jobs.publish import publish as publish_plan
+    from jobs.runner import load_journeys
     from jobs.runner import run as run_job
 
     conf = load_settings(settings)
-    plan = load_plan(journeys, templates, paused or ())
+    bundle = load_journeys(journeys, templates)
+    # What the job starts with is what is published: the definitions topic stays the one truth.
+    publication = publish_plan(conf, bundle.journeys, bundle.templates, paused or (), always=True)
+    _print_publication(publication)
+    plan = publication.plan
 
     def submitted(client, restored) -> None:
         versions = len(plan.journeys)
@@ -130,7 +135,37 @@ def run(
     run_job(conf, plan, restore=restore, fresh=fresh, on_submitted=submitted)
 
 
+def _print_publication(publication) -> None:
+    for jid, version in publication.new_versions:
+        typer.echo(f"published {jid} version {version}")
+    for jid, version in publication.unchanged:
+        typer.echo(f"{jid} version {version} unchanged")
+    if publication.needs_restart_for:
+        typer.echo(
+            "the running job drops these event types before they reach the journeys: "
+            + ", ".join(publication.needs_restart_for)
+            + "; restart it (journeys run resumes from its checkpoint) to let them in"
+        )
+
+
+def publish(
+    journeys: JourneysOption,
+    templates: TemplatesOption = None,
+    paused: PausedOption = None,
+    settings: SettingsOption = None,
+) -> None:
+    """Publish journeys to the running job (definitions topic): changed journeys get a new version,
+    new entrants get it at once, users inside finish on the version they entered with."""
+    from jobs.publish import publish as publish_plan
+    from jobs.runner import load_journeys
+
+    conf = load_settings(settings)
+    bundle = load_journeys(journeys, templates)
+    _print_publication(publish_plan(conf, bundle.journeys, bundle.templates, paused or ()))
+
+
 def register(app: typer.Typer) -> None:
     """Add `simulate` and `run` to the CLI."""
     app.command("simulate")(simulate)
     app.command("run")(run)
+    app.command("publish")(publish)

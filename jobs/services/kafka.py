@@ -148,7 +148,8 @@ class KafkaService(Service):
 
     def after_start(self) -> None:
         from connectors.kafka_admin import ensure_topics
-        from connectors.topics import all_topics
+        from connectors.topics import DEFINITIONS, DEFINITIONS_CONFIG, all_topics
 
         prefix = self.settings.kafka.topic_prefix
         ensure_topics(self.settings, [prefix + t for t in all_topics()])
+        ensure_topics(self.settings, [prefix + DEFINITIONS], partitions=1, configs=DEFINITIONS_CONFIG)

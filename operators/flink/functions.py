@@ -12,15 +12,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 from pyflink.common import Row, Types
 from pyflink.common.watermark_strategy import TimestampAssigner
-from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
-from pyflink.datastream.state import ValueStateDescriptor
+from pyflink.datastream import (
+    KeyedBroadcastProcessFunction,
+    KeyedProcessFunction,
+    OutputTag,
+    ProcessFunction,
+    RuntimeContext,
+)
+from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
 from jobs.compiler.plan import CompiledPlan
 from jobs.spec.records import Event
@@ -40,6 +46,42 @@ ERASURES = OutputTag("erasures", Types.STRING())
 def action_tag(channel: str) -> OutputTag:
     """The side output carrying actions of `channel` (JSON strings)."""
     return OutputTag(f"actions-{channel}", Types.STRING())
+
+
+# The journey functions emit every output on their main output as "<kind>\t<json>", and
+# `RouteOutputs` sorts them into side outputs: side outputs yielded from `on_timer` of a keyed
+# broadcast function reach the main output as raw tuples in thread mode (PyFlink 2.2), which
+# breaks the job. One routing path for both functions keeps them alike.
+_OUTCOME = "outcome\t"
+_REJECTED = "rejected\t"
+_LATE = "late\t"
+_PROFILE = "profile\t"
+_ERASURE = "erasure\t"
+_ACTION = "action:"
+
+
+class RouteOutputs(ProcessFunction):
+    """Outcomes to the main output; actions per channel, rejects, late events, profile updates
+    and erasures to their side outputs."""
+
+    def __init__(self, channels: tuple[str, ...]) -> None:
+        self.channels = channels
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.tags = {
+            "rejected": REJECTED,
+            "late": LATE,
+            "profile": PROFILE_UPDATES,
+            "erasure": ERASURES,
+            **{f"action:{ch}": action_tag(ch) for ch in self.channels},
+        }
+
+    def process_element(self, value: str, ctx: ProcessFunction.Context) -> Iterator[Any]:
+        kind, _, body = value.partition("\t")
+        if kind == "outcome":
+            yield body
+        else:
+            yield self.tags[kind], body
 
 
 class ParseEvents(ProcessFunction):
@@ -64,6 +106,13 @@ class EventTimeOfRow(TimestampAssigner):
         return value[1]
 
 
+class FarFuture(TimestampAssigner):
+    """Stamps control records (published plans) far in the future so they never hold time back."""
+
+    def extract_timestamp(self, value: Any, record_timestamp: int) -> int:
+        return 2**62
+
+
 @dataclass
 class JourneyProgram:
     """Everything the journey operator needs to build its interpreter (pickled with the job).
@@ -83,23 +132,30 @@ class JourneyProgram:
         return Interpreter.from_plan(self.plan, self.guardrails)
 
 
-class JourneyFunction(KeyedProcessFunction):
-    """Runs the interpreter for the user of the current key."""
+class _JourneyLogic:
+    """What both journey functions do per user: one state read and at most one write per event,
+    one event-time timer (the interpreter's next wake-up), outputs by kind."""
 
-    def __init__(self, program: JourneyProgram) -> None:
-        self.program = program
+    program: JourneyProgram
 
-    def open(self, runtime_context: RuntimeContext) -> None:
+    def open_journeys(self, runtime_context: RuntimeContext) -> None:
         self.interp = self.program.interpreter()
+        self.fingerprint = self.program.plan.fingerprint
         # Our codec's bytes; PICKLED_BYTE_ARRAY only wraps them (the primitive byte-array type is
         # converted element by element in thread mode, and fails on a missing value).
         self.user = runtime_context.get_state(ValueStateDescriptor("user", Types.PICKLED_BYTE_ARRAY()))
-        self.action_tags = {ch: action_tag(ch) for ch in self.program.channels}
+        self.action_tags = {ch: f"{_ACTION}{ch}\t" for ch in self.program.channels}
         self.metrics = _Metrics(runtime_context)
 
-    # --- events ------------------------------------------------------------------------------
+    def use_plan(self, plan: CompiledPlan) -> None:
+        """Run a newly published plan from now on (users inside keep their versions: the plan
+        carries every version that still has users)."""
+        self.program = replace(self.program, plan=plan)
+        self.interp = self.program.interpreter()
+        self.fingerprint = plan.fingerprint
+        self.metrics.plans_loaded.inc()
 
-    def process_element(self, value: Any, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+    def process_event(self, value: Any, ctx: Any) -> Iterator[Any]:
         raw = value[2]
         ts = value[1]
         self.metrics.events_in.inc()
@@ -108,7 +164,7 @@ class JourneyFunction(KeyedProcessFunction):
             self.metrics.late.inc()
             behind, allowed = (watermark - ts) // 1000, self.program.allowed_lateness_ms // 1000
             reason = f"late: {behind}s behind event time (allowed lateness {allowed}s)"
-            yield LATE, RejectedEvent.of(raw, reason, value[0]).model_dump_json()
+            yield _LATE + RejectedEvent.of(raw, reason, value[0]).model_dump_json()
             return
         try:
             event = Event.model_validate_json(raw)
@@ -116,7 +172,7 @@ class JourneyFunction(KeyedProcessFunction):
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "event"
             self.metrics.rejected.inc()
-            yield REJECTED, RejectedEvent.of(raw, f"field '{where}': {first['msg']}", value[0]).model_dump_json()
+            yield _REJECTED + RejectedEvent.of(raw, f"field '{where}': {first['msg']}", value[0]).model_dump_json()
             return
         stored = self.user.value()
         state = codec.decode(stored) if stored is not None else None
@@ -124,9 +180,7 @@ class JourneyFunction(KeyedProcessFunction):
         step = self.interp.on_event(state, event)
         yield from self._apply(step, before, ctx)
 
-    # --- timers ------------------------------------------------------------------------------
-
-    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
+    def fire_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
         until = self.program.until_ms
         if until is not None and timestamp > until:
             return
@@ -158,16 +212,16 @@ class JourneyFunction(KeyedProcessFunction):
             tag = self.action_tags.get(action.channel)
             if tag is None:
                 # A channel this job was not built with: an error outcome, never a silent drop.
-                yield REJECTED, RejectedEvent.of(
+                yield _REJECTED + RejectedEvent.of(
                     action.model_dump_json(), f"no output for channel '{action.channel}'", action.user_id
                 ).model_dump_json()
                 continue
-            yield tag, action.model_dump_json()
+            yield tag + action.model_dump_json()
         for outcome in step.outcomes:
             self.metrics.outcome(outcome)
-            yield outcome.model_dump_json()
+            yield _OUTCOME + outcome.model_dump_json()
         for update in step.profile_updates:
-            yield PROFILE_UPDATES, json.dumps(
+            yield _PROFILE + json.dumps(
                 {
                     "user_id": update.user_id,
                     "journey_id": update.journey_id,
@@ -180,9 +234,75 @@ class JourneyFunction(KeyedProcessFunction):
                 default=str,
             )
         if step.erasure is not None:
-            yield ERASURES, json.dumps(
+            yield _ERASURE + json.dumps(
                 {"user_id": step.erasure.user_id, "ts": step.erasure.ts.astimezone(UTC).isoformat()}
             )
+
+
+class JourneyFunction(_JourneyLogic, KeyedProcessFunction):
+    """Runs a fixed plan for the user of the current key (`simulate`, benchmarks)."""
+
+    def __init__(self, program: JourneyProgram) -> None:
+        self.program = program
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.open_journeys(runtime_context)
+
+    def process_element(self, value: Any, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+        yield from self.process_event(value, ctx)
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
+        yield from self.fire_timer(timestamp, ctx)
+
+
+PLAN_STATE = MapStateDescriptor("journey-plan", Types.STRING(), Types.STRING())
+PLAN_KEY = "plan"
+
+
+class PublishedJourneyFunction(_JourneyLogic, KeyedBroadcastProcessFunction):
+    """Runs the plan last published on the definitions topic (broadcast to every subtask).
+
+    The plan the job was built with runs until a published one arrives; the latest published
+    plan is kept in broadcast state, so a restore from a checkpoint runs it again. A malformed
+    publication is counted and ignored, never fatal.
+    """
+
+    def __init__(self, program: JourneyProgram) -> None:
+        self.program = program
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.open_journeys(runtime_context)
+        self.synced = False
+
+    def process_element(self, value: Any, ctx: KeyedBroadcastProcessFunction.ReadOnlyContext) -> Iterator[Any]:
+        self._sync(ctx)
+        yield from self.process_event(value, ctx)
+
+    def process_broadcast_element(self, value: str, ctx: KeyedBroadcastProcessFunction.Context) -> None:
+        if self._maybe_use(value):
+            ctx.get_broadcast_state(PLAN_STATE).put(PLAN_KEY, value)
+
+    def on_timer(self, timestamp: int, ctx: KeyedBroadcastProcessFunction.OnTimerContext) -> Iterator[Any]:
+        self._sync(ctx)
+        yield from self.fire_timer(timestamp, ctx)
+
+    def _sync(self, ctx: Any) -> None:
+        if not self.synced:
+            # After a restore the broadcast state holds the plan that was running; read it once.
+            self.synced = True
+            stored = ctx.get_broadcast_state(PLAN_STATE).get(PLAN_KEY)
+            if stored is not None:
+                self._maybe_use(stored)
+
+    def _maybe_use(self, text: str) -> bool:
+        try:
+            plan = CompiledPlan.model_validate_json(text)
+        except ValidationError:
+            self.metrics.plans_rejected.inc()
+            return False
+        if plan.fingerprint != self.fingerprint:
+            self.use_plan(plan)
+        return True
 
 
 class _Metrics:
@@ -194,6 +314,8 @@ class _Metrics:
         self.late = self.group.counter("events_late")
         self.rejected = self.group.counter("events_rejected")
         self.timers_fired = self.group.counter("timers_fired")
+        self.plans_loaded = self.group.counter("plans_loaded")
+        self.plans_rejected = self.group.counter("plans_rejected")
         self._counters: dict[tuple[str, ...], Any] = {}
 
     def _counter(self, *path: str) -> Any:

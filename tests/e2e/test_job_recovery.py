@@ -17,7 +17,7 @@ from operators.core import Interpreter
 from operators.core.replay import replay
 
 USERS = 400
-JOURNEY = DATA / "quick" / "quick.yaml"
+JOURNEY = DATA / "quick" / "slow.yaml"
 TEMPLATES = DATA / "quick" / "templates"
 
 
