@@ -253,11 +253,10 @@ class DedupeStore:
 class SenderSession:
     """The claim/commit protocol for one sender thread, on a connection of its own.
 
-    Commands are pipelined: a chunk of actions is claimed in one round trip, final states are
-    queued and written with the next claim, a commit is written at once without waiting, and
-    replies are read when a claim needs its own (or by `settle()`, which the worker calls for every
-    sender before committing a batch's offsets). So a send costs one write to Redis (its commit)
-    plus a share of its chunk's round trip.
+    Commands are pipelined: a chunk of actions is claimed in one round trip; commits and final
+    states are written at once without waiting, and their replies are read when a claim needs its
+    own (or by `settle()`, which the worker calls for every sender before committing a batch's
+    offsets). So a send costs two writes to Redis plus a share of its chunk's round trip.
     """
 
     def __init__(self, client: redis.Redis, *, ttl_s: int, lease_s: float) -> None:
@@ -353,11 +352,13 @@ class SenderSession:
             self._write([(("EVAL", COMMIT, 1, keys.dedupe(action_id), token, self.ttl_ms), "commit", action_id)])
 
     def finish(self, action_id: str, state: SendState) -> None:
-        """Queue a final state; it is written with the next claim or by `settle()`."""
+        """Write a final state at once (its reply is read later).
+
+        Written right away rather than with the next claim: if the worker dies, only the sends
+        in progress are left committed-but-unfinished, not every send since the last claim.
+        """
         with self._lock:
-            self._outbox.append(
-                (("SET", keys.dedupe(action_id), state.encode(), "PX", self.ttl_ms), "set", action_id)
-            )
+            self._write([(("SET", keys.dedupe(action_id), state.encode(), "PX", self.ttl_ms), "set", action_id)])
 
     def release(self, action_id: str, token: str) -> None:
         """Give up our (uncommitted) claim so another worker can send the action."""

@@ -128,7 +128,9 @@ class InboxAdapter(ChannelAdapter):
             body=content.get("body") or "",
             cta=cta,
             category=action.category,
-            created_at=datetime.now(UTC),
+            # The journey's time for the message (the event time its node ran at): replays and
+            # parallel senders keep the inbox in the journey's order.
+            created_at=action.ts,
         )
         commit()
         try:
