@@ -166,3 +166,23 @@ def running_job(
     finally:
         job.stop()
         t.close()
+
+
+def job_metric(port: int, suffix: str) -> float:
+    """The sum over the job's operators and subtasks of metrics whose name ends with `suffix`."""
+    import urllib.request
+
+    def get(path: str) -> Any:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+            return json.load(resp)
+
+    total = 0.0
+    for job in get("/jobs/overview")["jobs"]:
+        if job["state"] != "RUNNING":
+            continue
+        for vertex in get(f"/jobs/{job['jid']}")["vertices"]:
+            base = f"/jobs/{job['jid']}/vertices/{vertex['id']}/metrics"
+            names = [m["id"] for m in get(base) if m["id"].endswith(suffix)]
+            if names:
+                total += sum(float(m["value"]) for m in get(base + "?get=" + ",".join(names)))
+    return total
