@@ -15,8 +15,10 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -47,6 +49,8 @@ from jobs.spec.records import ActionRecord, DeliveryRecord, DeliveryStatus
 log = logging.getLogger(__name__)
 
 UNCONFIRMED = "unconfirmed"
+# With a rate limit, how long before its slot a send starts (its commit then waits for the slot).
+_SLOT_LEAD_S = 0.05
 
 
 class Result(StrEnum):
@@ -162,6 +166,8 @@ class Sender:
         # Claim owners: unique per attempt, without a random-number syscall per message.
         self._token_prefix = uuid.uuid4().hex[:16] + "."
         self._tokens = itertools.count()
+        # When the current send went out (its commit): the time of its delivery record.
+        self._sent_at: datetime | None = None
 
     # Records ---------------------------------------------------------------------------------
 
@@ -176,7 +182,7 @@ class Sender:
             provider_id=provider_id,
             attempt=max(attempt, 1),
             error=mask_text(error) if error else None,
-            ts=_now(),
+            ts=self._sent_at or _now(),
             user_id=action.user_id,
             journey_id=action.journey_id,
             node_id=action.node_id,
@@ -322,8 +328,14 @@ class Sender:
             if self.rt.stop.is_set():
                 self._let_go(action_id, token, claim)
                 return ABANDONED
-            if claim is None and self.rt.limiter is not None and not self.rt.limiter.acquire(self.rt.stop):
-                return ABANDONED
+            slot: float | None = None
+            if claim is None and self.rt.limiter is not None:
+                # Reserve the send's slot now, wait for most of it here (where stopping is still
+                # possible) and the rest at the commit, so the irreversible write goes out on time.
+                slot = time.monotonic() + self.rt.limiter.reserve()
+                early = slot - time.monotonic() - _SLOT_LEAD_S
+                if early > 0 and not self._wait(early):
+                    return ABANDONED
             try:
                 self.rt.breaker.before_call()
             except CircuitOpenError as exc:
@@ -360,8 +372,9 @@ class Sender:
             if claimed.outcome is ClaimOutcome.RECOVERED:
                 self.rt.stats.add("recovered")
             message = OutgoingMessage(action=action, content=content, attempt=attempt)
+            self._sent_at = None
             try:
-                result = self.adapter.deliver(message, lambda: self.session.commit(action_id, token))
+                result = self.adapter.deliver(message, self._commit_hook(action_id, token, slot))
             except TransientDeliveryError as exc:
                 outcome = self._transient(item, exc, token, attempt)
                 if outcome is not None:
@@ -393,6 +406,17 @@ class Sender:
                 StateCode.DONE, status=result.status.value, attempt=attempt, detail=result.provider_id
             )
             return self._settle(item, state)
+
+    def _commit_hook(self, action_id: str, token: str, slot: float | None) -> Callable[[], None]:
+        def commit() -> None:
+            if slot is not None:
+                remaining = slot - time.monotonic()
+                if remaining > 0:
+                    time.sleep(remaining)
+            self.session.commit(action_id, token)
+            self._sent_at = _now()
+
+        return commit
 
     def _let_go(self, action_id: str, token: str, claim: ClaimResult | None) -> None:
         if claim is not None and claim.outcome in (ClaimOutcome.CLAIMED, ClaimOutcome.RECOVERED):

@@ -45,7 +45,8 @@ def test_two_workers_share_one_token_bucket(dispatch_env: DispatchEnv, tmp_path:
     arrivals = sorted(int(p.name.split("-", 1)[0]) for p in env.mail())
     assert len(arrivals) == ACTIONS
     per_second = Counter(ns // 1_000_000_000 for ns in arrivals)
-    # And the workers' own send times, from the delivery records.
+    # And the workers' own send times (the moment each message was committed to the server), from
+    # the delivery records.
     records = [d for d in env.deliveries() if d.status is DeliveryStatus.DELIVERED]
     assert len(records) == ACTIONS
     per_second_sent = Counter(int(d.ts.timestamp()) for d in records)
@@ -55,7 +56,10 @@ def test_two_workers_share_one_token_bucket(dispatch_env: DispatchEnv, tmp_path:
         f"({(ACTIONS - 1) / span:.1f}/s); busiest second at the SMTP server {max(per_second.values())}, "
         f"by send time {max(per_second_sent.values())}"
     )
-    assert max(per_second.values()) <= RATE
+    # What the dispatchers control, exactly: when each message goes out.
     assert max(per_second_sent.values()) <= RATE
+    # At the receiver, its own processing jitter (tens of ms on a busy 2-core machine) can move a
+    # message across a second boundary; one more in a second is that, not the limiter.
+    assert max(per_second.values()) <= RATE + 1
     # The limit is used, not just respected: close to 50/s overall.
     assert (ACTIONS - 1) / span >= RATE * 0.9
