@@ -116,7 +116,7 @@ def to_ms(dt: datetime) -> int:
 
 def to_dt(value: int) -> datetime:
     """The UTC datetime of `value` milliseconds since the epoch."""
-    return _EPOCH + timedelta(milliseconds=value)
+    return _EPOCH + timedelta(0, 0, 0, value)  # positional (days, s, µs, ms): no keyword parsing
 
 
 def _wall_clock() -> datetime:
@@ -126,16 +126,25 @@ def _wall_clock() -> datetime:
 class _Run:
     """Per-call scratch: the state being changed, the effects gathered, instances that ended."""
 
-    __slots__ = ("emitted_at", "event", "event_id", "gone", "state", "step", "user_id")
+    __slots__ = ("emitted_at", "event", "event_id", "gone", "state", "step", "t_dt", "t_ms", "user_id")
 
-    def __init__(self, state: UserState, user_id: str, event: Event | None, emitted_at: datetime) -> None:
+    def __init__(self, state: UserState, user_id: str, event: Event | None) -> None:
         self.state = state
         self.user_id = user_id
         self.event = event
         self.event_id = event.event_id if event is not None else None
         self.step = Step(state=state)
         self.gone: set[int] = set()
-        self.emitted_at = emitted_at
+        self.emitted_at: datetime | None = None  # read from the clock when the first record is made
+        self.t_ms = -1  # the last event time turned into a datetime for a record, and that datetime
+        self.t_dt: datetime | None = None
+
+    def when(self, t: int) -> datetime:
+        """`to_dt(t)`, remembered: a step's records mostly share one time."""
+        if t != self.t_ms:
+            self.t_ms = t
+            self.t_dt = to_dt(t)
+        return self.t_dt  # type: ignore[return-value]
 
 
 class Interpreter:
@@ -260,7 +269,7 @@ class Interpreter:
     def on_event(self, state: UserState | None, event: Event) -> Step:
         """Process one event for `event.user_id`. Takes ownership of `state` (mutated in place)."""
         s = state if state is not None else UserState()
-        r = _Run(s, event.user_id, event, self._clock())
+        r = _Run(s, event.user_id, event)
         ts = to_ms(event.ts)
         if s.erased_at is not None:
             return self._unchanged(r, ts)
@@ -307,7 +316,7 @@ class Interpreter:
         """Process everything due for `user_id` at or before `now` (event time), in deadline order."""
         if state is None:
             return Step(state=None)
-        r = _Run(state, user_id, None, self._clock())
+        r = _Run(state, user_id, None)
         now_ms = to_ms(now)
         s = state
         expiry = expires_at(s, self._retention, self._once_only)
@@ -852,7 +861,10 @@ class Interpreter:
         to: dict[str, str] = {}
         if draft.address_trait is not None:
             to[draft.address_trait] = str(s.profile.get(draft.address_trait))
-        when = to_dt(t)
+        when = r.when(t)
+        emitted_at = r.emitted_at
+        if emitted_at is None:
+            emitted_at = r.emitted_at = self._clock()
         record = trusted(ActionRecord, {
             "action_id": aid,
             "journey_id": cj.id,
@@ -870,7 +882,7 @@ class Interpreter:
             "trigger_event_id": r.event_id,
             "params": dict(draft.params),
             "ts": when,
-            "emitted_at": r.emitted_at,
+            "emitted_at": emitted_at,
         })
         r.step.actions.append(record)
         self._outcome(r, cj.id, cj.version, node_id, OutcomeKind.ACTION, draft.channel, entry, aid, t)
@@ -938,6 +950,9 @@ class Interpreter:
         action_id: str | None,
         t: int,
     ) -> None:
+        emitted_at = r.emitted_at
+        if emitted_at is None:
+            emitted_at = r.emitted_at = self._clock()
         r.step.outcomes.append(
             trusted(OutcomeRecord, {
                 "journey_id": journey_id,
@@ -949,7 +964,7 @@ class Interpreter:
                 "entry": entry,
                 "action_id": action_id,
                 "event_id": r.event_id,
-                "ts": to_dt(t),
-                "emitted_at": r.emitted_at,
+                "ts": r.when(t),
+                "emitted_at": emitted_at,
             })
         )
