@@ -281,12 +281,17 @@ class SlackServer(ProviderServer):
 class WebhookServer(ProviderServer):
     """A receiver of signed webhooks that de-duplicates on `Idempotency-Key`."""
 
-    def __init__(self, *, secret: str | None = None, bearer: str | None = None, tolerance_s: int = 300) -> None:
+    def __init__(
+        self, *, secret: str | None = None, bearer: str | None = None, tolerance_s: int = 300,
+        always: Answer | None = None,
+    ) -> None:
         super().__init__()
         self.secret = secret
         self.bearer = bearer
         self.tolerance_s = tolerance_s
         self.keys: dict[str, int] = {}
+        #: Answer every (valid) request with this instead of accepting it (a broken endpoint).
+        self.always = always
 
     def _verify(self, req: Received) -> str | None:
         if self.bearer is not None and req.headers.get("authorization") != f"Bearer {self.bearer}":
@@ -312,6 +317,8 @@ class WebhookServer(ProviderServer):
         key = req.headers.get("idempotency-key")
         if not key:
             self.violation("no Idempotency-Key")
+        if self.always is not None:
+            return self.always
         if req.headers.get("content-type", "").startswith("application/json"):
             try:
                 req.json = json.loads(req.body)
