@@ -202,16 +202,23 @@ def _read_json(text: str, path: Path, name: str) -> SourceDocument:
 def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
     """The YAML/JSON files named by `paths`, folders searched recursively, each folder sorted.
 
-    Raises SpecError for a path that does not exist.
+    A file named twice (`jobs/library` and `jobs/library/templates`) is read once. Raises
+    SpecError for a path that does not exist.
     """
+    seen: set[Path] = set()
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES)
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES)
         elif path.is_file():
-            yield path
+            found = [path]
         else:
             raise SpecError("no such file or folder", file=str(raw))
+        for file in found:
+            key = file.resolve()
+            if key not in seen:
+                seen.add(key)
+                yield file
 
 
 def read_all(paths: Iterable[str | Path]) -> list[SourceDocument]:

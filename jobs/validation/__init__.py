@@ -191,6 +191,7 @@ def validate_paths(paths: Iterable[str | Path]) -> ValidationReport:
     docs: list[SourceDocument] = []
     problems: list[Problem] = []
     files = 0
+    seen: set[Path] = set()
     for raw in paths:
         try:
             found = list(iter_files([raw]))
@@ -198,6 +199,10 @@ def validate_paths(paths: Iterable[str | Path]) -> ValidationReport:
             problems.append(Problem(file=exc.file, message=exc.message))
             continue
         for path in found:
+            # A file named twice (a folder and its subfolder) is read once.
+            if path.resolve() in seen:
+                continue
+            seen.add(path.resolve())
             files += 1
             try:
                 docs += read_documents(path)

@@ -68,3 +68,13 @@ nodes:
         journey_from_yaml(text)
     messages = [str(p) for p in info.value.problems]
     assert "<journey>:7: journey j, node w: field 'duraton' is not allowed (did you mean 'duration'?)" in messages
+
+
+def test_a_file_named_twice_is_read_once(tmp_path) -> None:
+    from jobs.spec.loader import iter_files
+
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "j.yaml").write_text("id: x\n")
+    (tmp_path / "templates" / "t.yaml").write_text("id: t\n")
+    files = list(iter_files([tmp_path, tmp_path / "templates", tmp_path / "j.yaml"]))
+    assert sorted(f.name for f in files) == ["j.yaml", "t.yaml"]
