@@ -35,10 +35,12 @@ class Retention:
 
 
 def prune(state: UserState, now_ms: int, retention: Retention, counter_keys: Container[str] | None = None) -> None:
-    """Drop what no longer matters at `now_ms` (in place). `counter_keys`: counters still read."""
-    if state.counters:
+    """Drop what no longer matters at `now_ms` (in place). `counter_keys`: counters still read;
+    a mapping of counter key to window (ms) saves parsing each key."""
+    counters = state.counters
+    if counters and _counters_to_prune(counters, now_ms, counter_keys):
         kept: dict[str, list[int]] = {}
-        for key, buckets in state.counters.items():
+        for key, buckets in counters.items():
             if counter_keys is not None and key not in counter_keys:
                 continue
             _, window = ctr.parse_counter_key(key)
@@ -51,7 +53,10 @@ def prune(state: UserState, now_ms: int, retention: Retention, counter_keys: Con
         if state.sends[0].ts <= horizon:
             state.sends = [s for s in state.sends if s.ts > horizon]
     if state.fallbacks:
-        state.fallbacks = [f for f in state.fallbacks if f.due or f.expires > now_ms]
+        for f in state.fallbacks:
+            if not f.due and f.expires <= now_ms:
+                state.fallbacks = [f for f in state.fallbacks if f.due or f.expires > now_ms]
+                break
     if state.seen:
         seen = state.seen
         limit = 2 * retention.seen_max
@@ -64,6 +69,24 @@ def prune(state: UserState, now_ms: int, retention: Retention, counter_keys: Con
                 start += 2
             seen = seen[start:]
         state.seen = seen
+
+
+def _counters_to_prune(counters: dict[str, list[int]], now_ms: int, counter_keys: Container[str] | None) -> bool:
+    # The common case is that nothing goes: every counter is still read and its oldest bucket
+    # still overlaps its window. Only then is the whole map rebuilt.
+    windows = counter_keys if isinstance(counter_keys, dict) else None
+    for key, buckets in counters.items():
+        if windows is not None:
+            window = windows.get(key)
+            if window is None:
+                return True
+        else:
+            if counter_keys is not None and key not in counter_keys:
+                return True
+            window = ctr.parse_counter_key(key)[1]
+        if not buckets or buckets[0] < (now_ms - window) // ctr.bucket_width(window):
+            return True
+    return False
 
 
 def expires_at(state: UserState, retention: Retention, once_only: Container[str]) -> int | None:

@@ -206,10 +206,12 @@ class Interpreter:
             for key in cj.counter_keys:
                 event_type, window = ctr.parse_counter_key(key)
                 counters.setdefault(event_type, {})[key] = window
-        self._counters_by_type: dict[str, tuple[tuple[str, int], ...]] = {
-            t: tuple(sorted(windows.items())) for t, windows in counters.items()
+        self._counters_by_type: dict[str, tuple[tuple[str, int, int], ...]] = {
+            t: tuple((key, window, ctr.bucket_width(window)) for key, window in sorted(windows.items()))
+            for t, windows in counters.items()
         }
-        self._counter_keys = frozenset(k for windows in counters.values() for k in windows)
+        #: counter key -> window (ms): the counters still read (pruning keeps only these).
+        self._counter_keys: dict[str, int] = {k: w for windows in counters.values() for k, w in windows.items()}
 
         self._global_caps: tuple[CCap, ...] = compile_caps(list(g.caps))
         longest_cap = max(
@@ -465,11 +467,15 @@ class Interpreter:
             s.tz = tz
         windows = self._counters_by_type.get(event.type)
         if windows:
-            for key, window in windows:
-                buckets = s.counters.get(key)
+            counters = s.counters
+            for key, window, width in windows:
+                buckets = counters.get(key)
                 if buckets is None:
-                    buckets = s.counters[key] = []
-                ctr.add(buckets, ts, window)
+                    counters[key] = [ts // width, 1]
+                elif buckets and buckets[-2] == ts // width:  # in time order, same bucket: the usual case
+                    buckets[-1] += 1
+                else:
+                    ctr.add(buckets, ts, window)
         t = event.type
         if t == CONSENT_UPDATED:
             status = event.props.get("status")
