@@ -79,15 +79,14 @@ class JobOutputs:
 
 
 def relevant_filter_sql(view: str, types: set[str]) -> str:
-    """SQL keeping events whose `type` is in `types`, and every input whose type can't be read
-    (the parser rejects those with a reason rather than dropping them silently)."""
-    if not types:
-        return f"SELECT f0 FROM {view} WHERE JSON_VALUE(f0, '$.type') IS NULL"
-    quoted = ", ".join("'" + t.replace("'", "''") + "'" for t in sorted(types))
-    return (
-        f"SELECT f0 FROM {view} "
-        f"WHERE JSON_VALUE(f0, '$.type') IN ({quoted}) OR JSON_VALUE(f0, '$.type') IS NULL"
-    )
+    """SQL keeping the events some journey needs: those whose `type` is in `types`, those that
+    carry traits (any event's traits update the profile), and every input whose type can't be
+    read (the parser rejects those with a reason rather than dropping them silently)."""
+    keep = ["JSON_VALUE(f0, '$.type') IS NULL", "COALESCE(JSON_QUERY(f0, '$.traits'), '{}') <> '{}'"]
+    if types:
+        quoted = ", ".join("'" + t.replace("'", "''") + "'" for t in sorted(types))
+        keep.insert(0, f"JSON_VALUE(f0, '$.type') IN ({quoted})")
+    return f"SELECT f0 FROM {view} WHERE " + " OR ".join(keep)
 
 
 def build_journey_job(

@@ -53,7 +53,11 @@ def cart_events(users: int, seed: int = 1) -> list[dict[str, Any]]:
             events.append({"event_id": f"consent-{u}", "type": "consent.updated", "user_id": user,
                            "ts": _iso(cart_at + timedelta(minutes=10)),
                            "props": {"channel": "email", "category": "marketing", "status": "opted_out"}})
-        events.append({"event_id": f"view-{u}", "type": "page.viewed", "user_id": user, "ts": _iso(cart_at)})
+        view = {"event_id": f"view-{u}", "type": "page.viewed", "user_id": user, "ts": _iso(cart_at)}
+        if u % 4 == 0:
+            # No journey reads page views, but their traits still update the profile the templates use.
+            view["traits"] = {"first_name": f"Renamed{u}"}
+        events.append(view)
     events.sort(key=lambda e: e["ts"])
     return events
 
