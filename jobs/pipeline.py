@@ -16,6 +16,7 @@ savepoints survive upgrades. Journey semantics live in `operators.core`; this mo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,16 @@ from operators.flink.functions import (
 if TYPE_CHECKING:
     from pyflink.datastream import DataStream, StreamExecutionEnvironment
     from pyflink.datastream.connectors import Sink, Source
+
+
+# Builds the keyed operator from the program and whether plans are broadcast to it (then it must be a
+# KeyedBroadcastProcessFunction). Benchmarks swap in a pass-through operator; uids stay the same.
+JourneyOperatorFactory = Callable[[JourneyProgram, bool], Any]
+
+
+def default_journey_operator(program: JourneyProgram, published: bool) -> Any:
+    """The journey operator: `PublishedJourneyFunction` when plans are broadcast, else `JourneyFunction`."""
+    return PublishedJourneyFunction(program) if published else JourneyFunction(program)
 
 
 @dataclass
@@ -99,6 +110,7 @@ def build_journey_job(
     time: TimeSettings | None = None,
     max_future_ms: int | None = None,
     definitions: Source | None = None,
+    journey_operator: JourneyOperatorFactory = default_journey_operator,
 ) -> JobOutputs:
     """Wire the journeys job onto `env`.
 
@@ -106,6 +118,7 @@ def build_journey_job(
     `relevant_types` are the event types some journey reacts to (None keeps every event); the
     rest are dropped on the JVM side before any Python runs. With `definitions` (a Source of
     published plan JSON), the job switches to each newly published plan while it runs.
+    `journey_operator` builds the keyed operator (benchmarks put a pass-through one in its place).
     """
     from pyflink.common import Duration, Types, WatermarkStrategy
     from pyflink.datastream import DataStream
@@ -139,7 +152,7 @@ def build_journey_job(
 
     keyed = timed.key_by(lambda row: row[0])
     if definitions is None:
-        journeys = keyed.process(JourneyFunction(program), output_type=Types.STRING())
+        journeys = keyed.process(journey_operator(program, False), output_type=Types.STRING())
     else:
         # A two-input operator's watermark is the smaller of its inputs', and idleness did not
         # release a quiet definitions source here: stamping plans far in the future keeps that
@@ -155,7 +168,7 @@ def build_journey_job(
             .name("definitions time")
             .broadcast(PLAN_STATE)
         )
-        journeys = keyed.connect(plans).process(PublishedJourneyFunction(program), output_type=Types.STRING())
+        journeys = keyed.connect(plans).process(journey_operator(program, True), output_type=Types.STRING())
     journeys = (
         journeys.uid("journeys")
         .name("journeys")
