@@ -116,6 +116,11 @@ class ChannelAdapter(ABC):
         secrets (mask addresses with `connectors.dispatch.masking`).
         """
 
+    def circuit_key(self, message: OutgoingMessage) -> str:
+        """Which provider a message goes to, for circuit breaking: "" (the default) means the
+        channel's one provider; adapters reaching many (webhooks) name the host."""
+        return ""
+
     def close(self) -> None:
         """Release connections (called once when the worker stops)."""
 

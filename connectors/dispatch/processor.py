@@ -140,7 +140,8 @@ class ChannelRuntime:
         self.limiter = limiter
         self.stop = stop
         self.worker_id = worker_id
-        self.breaker = CircuitBreaker(f"{channel}", settings.dispatch.circuit)
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self._breakers_lock = threading.Lock()
         self.retry = RetryPolicy(settings.dispatch.retry)
         self.stats = ChannelStats()
         self.context = AdapterContext(
@@ -150,6 +151,15 @@ class ChannelRuntime:
             renderer=renderer,
             worker_id=worker_id,
         )
+
+    def breaker(self, key: str = "") -> CircuitBreaker:
+        """The circuit breaker of one provider (`channel`, or `channel:key`), made on first use."""
+        name = f"{self.channel}:{key}" if key else self.channel
+        with self._breakers_lock:
+            breaker = self._breakers.get(name)
+            if breaker is None:
+                breaker = self._breakers[name] = CircuitBreaker(name, self.settings.dispatch.circuit)
+            return breaker
 
 
 def _now() -> datetime:
@@ -324,6 +334,7 @@ class Sender:
         content = prepared.content
         attempt = 1
         plugin = self.rt.plugin
+        breaker = self.rt.breaker(self.adapter.circuit_key(OutgoingMessage(action=action, content=content)))
         while True:
             if self.rt.stop.is_set():
                 self._let_go(action_id, token, claim)
@@ -337,7 +348,7 @@ class Sender:
                 if early > 0 and not self._wait(early):
                     return ABANDONED
             try:
-                self.rt.breaker.before_call()
+                breaker.before_call()
             except CircuitOpenError as exc:
                 # Do not sit on a claim while the provider is down: another worker may take over.
                 self._let_go(action_id, token, claim)
@@ -351,15 +362,15 @@ class Sender:
             claimed, claim = claim, None
             if claimed.outcome is ClaimOutcome.BUSY:
                 # Another live worker is sending it right now; its result will show up shortly.
-                self.rt.breaker.on_neutral()
+                breaker.on_neutral()
                 if not self._wait(min(1.0, self.rt.settings.dispatch.claim_lease_s / 4)):
                     return ABANDONED
                 continue
             if claimed.outcome is ClaimOutcome.FINAL and claimed.state is not None:
-                self.rt.breaker.on_neutral()
+                breaker.on_neutral()
                 return self._seen_before(item, claimed.state)
             if claimed.outcome is ClaimOutcome.ORPHANED:
-                self.rt.breaker.on_neutral()
+                breaker.on_neutral()
                 log.warning("action %s: its worker died mid-send; taken as sent", action_id)
                 state = SendState.final_state(
                     StateCode.DONE, status=DeliveryStatus.SENT.value, attempt=attempt, detail=UNCONFIRMED
@@ -376,13 +387,13 @@ class Sender:
             try:
                 result = self.adapter.deliver(message, self._commit_hook(action_id, token, slot))
             except TransientDeliveryError as exc:
-                outcome = self._transient(item, exc, token, attempt)
+                outcome = self._transient(item, exc, token, attempt, breaker)
                 if outcome is not None:
                     return outcome
                 attempt += 1
                 continue
             except PermanentDeliveryError as exc:
-                self.rt.breaker.on_success()  # the provider answered: it is up
+                breaker.on_success()  # the provider answered: it is up
                 if exc.bounced:
                     address = message.address(plugin.address_trait) if plugin.address_trait else None
                     if address and exc.code != "no_address":
@@ -396,12 +407,12 @@ class Sender:
             except Exception as exc:  # a bug in an adapter must not kill the worker: retry, then dead-letter
                 log.exception("action %s: adapter %s failed unexpectedly", action_id, self.rt.channel)
                 wrapped = TransientDeliveryError(f"{type(exc).__name__} in the {self.rt.channel} adapter")
-                outcome = self._transient(item, wrapped, token, attempt)
+                outcome = self._transient(item, wrapped, token, attempt, breaker)
                 if outcome is not None:
                     return outcome
                 attempt += 1
                 continue
-            self.rt.breaker.on_success()
+            breaker.on_success()
             state = SendState.final_state(
                 StateCode.DONE, status=result.status.value, attempt=attempt, detail=result.provider_id
             )
@@ -422,13 +433,15 @@ class Sender:
         if claim is not None and claim.outcome in (ClaimOutcome.CLAIMED, ClaimOutcome.RECOVERED):
             self.session.release(action_id, token)
 
-    def _transient(self, item: WorkItem, exc: TransientDeliveryError, token: str, attempt: int) -> Outcome | None:
+    def _transient(
+        self, item: WorkItem, exc: TransientDeliveryError, token: str, attempt: int, breaker: CircuitBreaker
+    ) -> Outcome | None:
         """Handle a transient failure: an Outcome to stop with, or None to try again."""
         action = item.action
         if exc.counts_for_circuit:
-            self.rt.breaker.on_failure()
+            breaker.on_failure()
         else:
-            self.rt.breaker.on_neutral()
+            breaker.on_neutral()
         if exc.maybe_sent and not self.rt.plugin.idempotent:
             # The provider may have acted on it and cannot de-duplicate: a retry risks a second message.
             state = SendState.final_state(

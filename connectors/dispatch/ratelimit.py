@@ -3,9 +3,10 @@
 The bucket is kept in its GCRA form (the "virtual scheduling" view of a token bucket): one number
 per channel, the theoretical arrival time (TAT) of the next send, in microseconds of Redis' own
 clock. A caller reserves the next slot atomically and sleeps until it; with `burst = 1` sends are
-spaced exactly `1/rate` apart, so no window of one second ever holds more than `rate` sends, however
-many workers share the bucket. `burst = b` lets `b` sends go back to back after a quiet spell.
-Reserving a slot costs one round trip; a slot never used (the worker stopped) is simply lost.
+spaced `1.02/rate` apart (a 2% guard against wake-up jitter), so no window of one second ever holds
+more than `rate` sends, however many workers share the bucket. `burst = b` lets `b` sends go back
+to back after a quiet spell. Reserving a slot costs one round trip; a slot never used (the worker
+stopped) is simply lost.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import redis
 
 from connectors.dispatch import keys
 from jobs.settings import RateLimit
+
+GUARD = 1.02
 
 # KEYS[1] TAT; ARGV: interval_us, tolerance_us. Returns {slot_us, now_us}: when the caller may send.
 RESERVE = """
@@ -43,8 +46,10 @@ class RateLimiter:
         self.channel = channel
         self.limit = limit
         self._key = keys.rate_limit(channel)
-        # Rounded up: the spacing must never fall below 1/rate.
-        self._interval_us = math.ceil(1_000_000 / limit.per_second)
+        # Slots are spaced 2% wider than 1/rate: the wait between a slot and the actual write (a
+        # thread waking up on a busy machine) varies by a few ms, and that must not push a 51st
+        # send into a second; 2% leaves 20 ms of slack per second at any rate.
+        self._interval_us = math.ceil(1_000_000 / limit.per_second * GUARD)
         self._tolerance_us = self._interval_us * (limit.burst - 1)
         self._reserve = client.register_script(RESERVE)
 

@@ -19,6 +19,7 @@ import hmac
 import json
 import time
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict
@@ -33,7 +34,7 @@ from connectors.dispatch.plugin import (
     OutgoingMessage,
 )
 from connectors.dispatch.render import RenderContext, TemplateRenderer
-from connectors.errors import PermanentDeliveryError
+from connectors.errors import PermanentDeliveryError, RenderError
 from jobs.settings import WebhookAuth, WebhookChannelSettings, WebhookTarget
 from jobs.spec.records import DeliveryStatus
 from jobs.spec.template import WebhookTemplate
@@ -186,6 +187,19 @@ class WebhookAdapter(HttpCallAdapter):
         super().__init__(settings.timeout_s, settings.max_body_bytes)
         self.settings = settings
         self.renderer = renderer
+
+    def circuit_key(self, message: OutgoingMessage) -> str:
+        """The host the webhook goes to: one failing endpoint must not stop the others."""
+        if message.content is not None:
+            url = message.content.get("url") or ""
+        else:
+            raw = str(message.action.params.get("url") or "")
+            try:
+                url = self.renderer.render_string(raw, RenderContext.from_action(message.action),
+                                                  template="webhook", field="url")
+            except RenderError:
+                return ""
+        return urlsplit(url).netloc
 
     def prepare(self, message: OutgoingMessage) -> tuple[HttpCall, WebhookAuth, float | None]:
         call = call_from_message(message, self.renderer)
