@@ -39,6 +39,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import httpx
+import psutil
 from kafka import KafkaProducer
 from pydantic import SecretStr
 
@@ -48,7 +49,7 @@ from connectors.dispatch.plugin import OutgoingMessage
 from connectors.dispatch.render import RenderContext, TemplateRenderer
 from connectors.dispatch.runner import Dispatcher
 from connectors.kafka_admin import delete_topics, ensure_topics
-from jobs.services import resolve
+from jobs.services import SERVICES, resolve
 from jobs.settings import PROJECT_ROOT, Settings
 from jobs.spec.records import ActionRecord
 from jobs.spec.template import parse_template
@@ -141,6 +142,28 @@ def _rate(times_ns: list[int]) -> float:
     return (len(times_ns) - 1) / ((times_ns[-1] - times_ns[0]) / 1e9)
 
 
+class CpuMeter:
+    """CPU seconds used by this process and by the services a send touches, between start and stop."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.procs = {n: psutil.Process(p) for n, p in pids.items() if p}
+
+    def _read(self) -> dict[str, float]:
+        out = {"client": time.process_time()}
+        for name, proc in self.procs.items():
+            t = proc.cpu_times()
+            out[name] = t.user + t.system
+        return out
+
+    def __enter__(self) -> CpuMeter:
+        self.before = self._read()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        after = self._read()
+        self.used = {n: after[n] - self.before[n] for n in after}
+
+
 def _wait(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -191,6 +214,11 @@ class Bench:
         self.sink_url = f"http://127.0.0.1:{self.sink_port}"
         _wait(self._sink_up, 20, "the HTTP sink")
         self.started_ns = time.time_ns()
+
+    def _pids(self, server: str) -> dict[str, int | None]:
+        pids = {name: SERVICES[name](self.settings).running_pid() for name in ("kafka", "redis")}
+        pids[server] = self.sink.pid if server == "sink" else SERVICES["smtp"](self.settings).running_pid()
+        return pids
 
     def _sink_up(self) -> bool:
         try:
@@ -258,7 +286,8 @@ class Bench:
                 conn.sendmail(self.settings.smtp.sender, [rcpt], data)
             conn.quit()
 
-        bare_wall = _threads(c, bare)
+        with CpuMeter(self._pids("smtp")) as bare_cpu:
+            bare_wall = _threads(c, bare)
         bare_times = _mail_times(self.mail_dir, marker_bare.encode(), since)
         assert len(bare_times) == n, f"bare email: {len(bare_times)} of {n} arrived"
 
@@ -269,7 +298,8 @@ class Bench:
         ]
         self._produce("email", actions)
         since = time.time_ns()
-        worker_wall = self._worker("email", n)
+        with CpuMeter(self._pids("smtp")) as worker_cpu:
+            worker_wall = self._worker("email", n)
         worker_times = _mail_times(self.mail_dir, marker_worker.encode(), since)
         assert len(worker_times) == n, f"worker email: {len(worker_times)} of {n} arrived"
         return {
@@ -277,6 +307,7 @@ class Bench:
             "worker_per_s": _rate(worker_times),
             "bare_wall_s": bare_wall,
             "worker_wall_s_incl_group_join": worker_wall,
+            **_cpu_figures(bare_cpu.used, worker_cpu.used, n),
         }
 
     # Webhook ----------------------------------------------------------------------------------
@@ -298,7 +329,8 @@ class Bench:
                                     headers={"Content-Type": "application/json", "Idempotency-Key": f"b{k}-{i}"})
                     r.raise_for_status()
 
-        bare_wall = _threads(c, bare)
+        with CpuMeter(self._pids("sink")) as bare_cpu:
+            bare_wall = _threads(c, bare)
         bare_stats = self._sink_stats()
         assert bare_stats["count"] == n, bare_stats
 
@@ -308,7 +340,8 @@ class Bench:
         ]
         httpx.post(f"{self.sink_url}/_reset")
         self._produce("webhook", actions)
-        worker_wall = self._worker("webhook", n)
+        with CpuMeter(self._pids("sink")) as worker_cpu:
+            worker_wall = self._worker("webhook", n)
         worker_stats = self._sink_stats()
         assert worker_stats["count"] == n and worker_stats["distinct_keys"] == n, worker_stats
 
@@ -320,7 +353,20 @@ class Bench:
             "worker_per_s": rate(worker_stats),
             "bare_wall_s": bare_wall,
             "worker_wall_s_incl_group_join": worker_wall,
+            **_cpu_figures(bare_cpu.used, worker_cpu.used, n),
         }
+
+
+def _cpu_figures(bare: dict[str, float], worker: dict[str, float], n: int) -> dict[str, float]:
+    """CPU milliseconds per message: the client process, and everything involved (client, server,
+    Kafka, Redis). Less sensitive than rates to what else runs on the machine."""
+    return {
+        "bare_client_cpu_ms": 1000 * bare["client"] / n,
+        "worker_client_cpu_ms": 1000 * worker["client"] / n,
+        "bare_total_cpu_ms": 1000 * sum(bare.values()) / n,
+        "worker_total_cpu_ms": 1000 * sum(worker.values()) / n,
+        "worker_cpu_ms_by_process": {k: round(1000 * v / n, 3) for k, v in worker.items()},  # type: ignore[dict-item]
+    }
 
 
 def _summary(rounds: list[dict[str, float]]) -> dict[str, object]:
@@ -333,6 +379,8 @@ def _summary(rounds: list[dict[str, float]]) -> dict[str, object]:
         "overhead_median": 1 - ratio,
         "worker_per_s_median": statistics.median(r["worker_per_s"] for r in rounds),
         "bare_per_s_median": statistics.median(r["bare_per_s"] for r in rounds),
+        "total_cpu_per_message_ratio_median": statistics.median(
+            r["bare_total_cpu_ms"] / r["worker_total_cpu_ms"] for r in rounds),
         "target_overhead_below": 0.30,
         "meets_target": (1 - ratio) < 0.30,
     }
@@ -386,7 +434,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         print(
             f"{channel:<8} bare {s['bare_per_s_median']:8.0f}/s  worker {s['worker_per_s_median']:8.0f}/s  "
             f"ratio {s['ratio_median']:.2f}  overhead {s['overhead_median']:.0%}  "
-            f"(rounds: {', '.join(f'{r:.2f}' for r in s['ratios'])})"
+            f"(rounds: {', '.join(f'{r:.2f}' for r in s['ratios'])}); "
+            f"CPU per message bare/worker {s['total_cpu_per_message_ratio_median']:.2f}"
         )
     print(f"written to {out}")
     return result

@@ -22,6 +22,33 @@ from pydantic import BaseModel, ConfigDict
 from connectors.dispatch import keys
 from jobs.settings import OptInRule
 
+# KEYS: suppressed users, suppressed addresses, then each check's consent hash.
+# ARGV: n, then per check: user_id, channel, category, address digest ("" if none).
+# Returns one character per check: S suppressed, O opted out, I opted in, - no choice.
+CHECK = """
+local out = {}
+local n = tonumber(ARGV[1])
+for k = 1, n do
+  local a = 2 + (k - 1) * 4
+  local user, ch, cat, addr = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local code = '-'
+  if redis.call('SISMEMBER', KEYS[1], user) == 1
+     or (addr ~= '' and redis.call('SISMEMBER', KEYS[2], addr) == 1) then
+    code = 'S'
+  else
+    local v = redis.call('HMGET', KEYS[2 + k], ch .. ':' .. cat, ch .. ':*', '*:' .. cat, '*:*')
+    for j = 1, 4 do
+      if v[j] then
+        if v[j] == 'opted_out' then code = 'O' else code = 'I' end
+        break
+      end
+    end
+  end
+  out[k] = code
+end
+return table.concat(out)
+"""
+
 
 class ConsentStatus(StrEnum):
     """A user's choice for a channel and category."""
@@ -74,6 +101,7 @@ class ConsentStore:
     def __init__(self, client: redis.Redis, rules: Sequence[OptInRule] = ()) -> None:
         self.client = client
         self.rules = list(rules)
+        self._check = client.register_script(CHECK)
 
     # Writing --------------------------------------------------------------------------------
 
@@ -96,42 +124,27 @@ class ConsentStore:
     # Checking -------------------------------------------------------------------------------
 
     def check_many(self, checks: Sequence[SendCheck]) -> list[Verdict]:
-        """A verdict for each check, in one round trip."""
+        """A verdict for each check, in one round trip (one script, one short reply)."""
         if not checks:
             return []
-        with self.client.pipeline(transaction=False) as pipe:
-            for c in checks:
-                pipe.hmget(keys.consent(c.user_id), self._fields(c.channel, c.category))
-            pipe.smismember(keys.SUPPRESSED_USERS, [c.user_id for c in checks])
-            addressed = [c for c in checks if c.address]
-            if addressed:
-                pipe.smismember(keys.SUPPRESSED_ADDRESSES, [keys.address_digest(c.address or "") for c in addressed])
-            replies = pipe.execute()
-        choices = replies[: len(checks)]
-        users_out = replies[len(checks)]
-        addresses_out = iter(replies[len(checks) + 1] if addressed else [])
-        verdicts: list[Verdict] = []
-        for check, found, user_out in zip(checks, choices, users_out, strict=True):
-            address_out = next(addresses_out) if check.address else 0
-            verdicts.append(self._verdict(check, found, bool(user_out), bool(address_out)))
-        return verdicts
+        args: list[object] = [len(checks)]
+        for c in checks:
+            args += [c.user_id, c.channel, c.category, keys.address_digest(c.address) if c.address else ""]
+        codes = self._check(keys=[keys.SUPPRESSED_USERS, keys.SUPPRESSED_ADDRESSES,
+                                  *(keys.consent(c.user_id) for c in checks)], args=args)
+        return [self._verdict(c, code) for c, code in zip(checks, codes, strict=True)]
 
     def check(self, check: SendCheck) -> Verdict:
         """The verdict for one action."""
         return self.check_many([check])[0]
 
-    @staticmethod
-    def _fields(channel: str, category: str) -> list[str]:
-        return [f"{channel}:{category}", f"{channel}:*", f"*:{category}", "*:*"]
-
-    def _verdict(self, check: SendCheck, found: list[str | None], user_out: bool, address_out: bool) -> Verdict:
-        if user_out or address_out:
+    def _verdict(self, check: SendCheck, code: str) -> Verdict:
+        if code == "S":
             return Verdict(allowed=False, reason="suppression_list")
         if not check.consent_applies:
             return ALLOWED
-        choice = next((v for v in found if v), None)
-        if choice == ConsentStatus.OPTED_OUT:
+        if code == "O":
             return Verdict(allowed=False, reason="consent")
-        if choice is None and requires_opt_in(self.rules, check.channel, check.category):
+        if code == "-" and requires_opt_in(self.rules, check.channel, check.category):
             return Verdict(allowed=False, reason="consent")
         return ALLOWED

@@ -164,8 +164,12 @@ class TemplateRenderer:
         self, source: str, context: RenderContext | Mapping[str, Any], *, template: str, field: str,
         mode: EscapeMode = "text",
     ) -> str:
-        """Render one template string; raises RenderError naming `template` and `field`."""
-        variables = context.variables() if isinstance(context, RenderContext) else _drop_nulls(dict(context))
+        """Render one template string; raises RenderError naming `template` and `field`.
+
+        `context` is a RenderContext, or the mapping its `variables()` returned (to render several
+        strings against one context without preparing it each time).
+        """
+        variables = context.variables() if isinstance(context, RenderContext) else context
         try:
             return str(self._compiled(source, mode).render(variables))
         except UndefinedError as exc:

@@ -30,7 +30,7 @@ class CrmAdapter(HttpCallAdapter):
 
     def prepare(self, message: OutgoingMessage) -> tuple[HttpCall, WebhookAuth, float | None]:
         action = message.action
-        ctx = RenderContext.from_action(action)
+        ctx = RenderContext.from_action(action).variables()
         name = f"{action.journey_id}/{action.node_id}"
         fields = _render_tree(dict(action.params.get("fields") or {}), self.renderer, ctx, name, "fields")
         headers = {"Accept": "application/json", **self.settings.headers}

@@ -11,6 +11,7 @@ unroutable, 21610 unsubscribed) are bounces.
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from typing import ClassVar
 from urllib.parse import urlencode
@@ -51,7 +52,8 @@ class TwilioAdapter(ChannelAdapter):
     def __init__(self, settings: TwilioSettings) -> None:
         self.settings = settings
         token = settings.auth_token.get_secret_value() if settings.auth_token else ""
-        self._http = http.client(settings.timeout_s, auth=httpx.BasicAuth(settings.account_sid or "", token))
+        pair = base64.b64encode(f"{settings.account_sid or ''}:{token}".encode()).decode()
+        self._http = http.client(settings.timeout_s, headers={"Authorization": f"Basic {pair}"})
         self._url = f"{settings.base_url.rstrip('/')}/2010-04-01/Accounts/{settings.account_sid}/Messages.json"
 
     def deliver(self, message: OutgoingMessage, commit: Commit) -> DeliveryResult:

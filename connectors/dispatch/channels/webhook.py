@@ -18,10 +18,10 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import BaseModel, ConfigDict
 
 from connectors.dispatch.channels import http
@@ -103,7 +103,7 @@ def _body_bytes(body: Any, headers: dict[str, str]) -> bytes | None:
     return text.encode()
 
 
-def _render_tree(value: Any, renderer: TemplateRenderer, ctx: RenderContext, name: str, path: str) -> Any:
+def _render_tree(value: Any, renderer: TemplateRenderer, ctx: Mapping[str, Any], name: str, path: str) -> Any:
     if isinstance(value, str):
         return renderer.render_string(value, ctx, template=name, field=path)
     if isinstance(value, dict):
@@ -124,7 +124,7 @@ def call_from_message(message: OutgoingMessage, renderer: TemplateRenderer) -> H
         body: Any = fields.get("body")
     else:
         params = action.params
-        ctx = RenderContext.from_action(action)
+        ctx = RenderContext.from_action(action).variables()
         name = f"{action.journey_id}/{action.node_id}"
         method = str(params.get("method") or "POST").upper()
         url = renderer.render_string(str(params.get("url") or ""), ctx, template=name, field="url")
@@ -165,7 +165,7 @@ class HttpCallAdapter(ChannelAdapter):
             call.url,
             headers=call.headers,
             content=call.body,
-            timeout=httpx.Timeout(timeout) if timeout else httpx.USE_CLIENT_DEFAULT,
+            timeout=timeout,
         )
         response = http.send(self._http, request, commit, self.provider)
         http.raise_for_provider(response, self.provider)
@@ -194,6 +194,9 @@ class WebhookAdapter(HttpCallAdapter):
             url = message.content.get("url") or ""
         else:
             raw = str(message.action.params.get("url") or "")
+            host = urlsplit(raw).netloc
+            if "{" not in host:  # templates usually fill in the path only
+                return host
             try:
                 url = self.renderer.render_string(raw, RenderContext.from_action(message.action),
                                                   template="webhook", field="url")
