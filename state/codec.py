@@ -38,7 +38,7 @@ from typing import Any
 import orjson
 
 from state.errors import StateDecodeError
-from state.record import EntryLog, Instance, PendingFallback, Send, UserState, Waiting
+from state.record import Instance, PendingFallback, UserState, Waiting
 
 SCHEMA_VERSION = 1
 
@@ -67,11 +67,11 @@ def encode(state: UserState) -> bytes:
     if state.erased_at is not None:
         out["x"] = state.erased_at
     if state.entries:
-        out["e"] = {j: [log.count, log.last_at] for j, log in state.entries.items()}
+        out["e"] = state.entries
     if state.instances:
         out["i"] = [_instance_out(i) for i in state.instances]
     if state.sends:
-        out["m"] = [[s.ts, s.channel, s.journey_id] for s in state.sends]
+        out["m"] = state.sends
     if state.counters:
         out["k"] = state.counters
     if state.fallbacks:
@@ -119,14 +119,11 @@ def _upgrade(raw: Any) -> dict[str, Any]:
 
 
 def _build(raw: dict[str, Any]) -> UserState:
-    # One constructor call with every field: the common parts (profile, counters, seen ids,
-    # schedule) are the decoded JSON itself; only entries, instances, sends and fallbacks
-    # become objects.
+    # One constructor call with every field: most parts (profile, entries, sends, counters, seen
+    # ids, schedule) are the decoded JSON itself; only instances and fallbacks become objects.
     get = raw.get
     c = get("c")
-    e = get("e")
     i = get("i")
-    m = get("m")
     f = get("f")
     state = UserState(
         get("p") or {},
@@ -134,9 +131,9 @@ def _build(raw: dict[str, Any]) -> UserState:
         {k: bool(v) for k, v in c.items()} if c else {},
         bool(get("s", 0)),
         get("x"),
-        {j: EntryLog(v[0], v[1]) for j, v in e.items()} if e else {},
+        get("e") or {},
         [_instance_in(a) for a in i] if i else [],
-        [Send(a[0], a[1], a[2]) for a in m] if m else [],
+        get("m") or [],
         get("k") or {},
         [_fallback_in(a) for a in f] if f else [],
         get("d") or [],

@@ -56,13 +56,22 @@ class Instance:
         return (self.journey_id, self.entry)
 
 
-@dataclass(slots=True)
-class Send:
-    """A send that counts toward caps (transactional sends never do)."""
+# Sends and entry logs are short fixed-position lists, exactly as the codec stores them: they
+# decode and encode without a copy or an object per item. Build them with `Send` / `EntryLog` and
+# read them by the positions below.
 
-    ts: int  # ms
-    channel: str
-    journey_id: str
+SEND_TS, SEND_CHANNEL, SEND_JOURNEY = 0, 1, 2
+ENTRY_COUNT, ENTRY_LAST_AT = 0, 1
+
+
+def Send(ts: int, channel: str, journey_id: str) -> list[Any]:
+    """A send that counts toward caps (transactional sends never do): `[ts_ms, channel, journey_id]`."""
+    return [ts, channel, journey_id]
+
+
+def EntryLog(count: int, last_at: int) -> list[int]:
+    """How often the user entered a journey (any version) and when last: `[count, last_at_ms]`."""
+    return [count, last_at]
 
 
 @dataclass(slots=True)
@@ -80,14 +89,6 @@ class PendingFallback:
 
 
 @dataclass(slots=True)
-class EntryLog:
-    """How often the user entered a journey (any version) and when last."""
-
-    count: int
-    last_at: int  # ms
-
-
-@dataclass(slots=True)
 class UserState:
     """Everything the interpreter keeps for one user. See the module docstring for each field."""
 
@@ -96,9 +97,9 @@ class UserState:
     consent: dict[str, bool] = field(default_factory=dict)
     suppressed: bool = False
     erased_at: int | None = None
-    entries: dict[str, EntryLog] = field(default_factory=dict)
+    entries: dict[str, list[int]] = field(default_factory=dict)  # journey id -> EntryLog
     instances: list[Instance] = field(default_factory=list)
-    sends: list[Send] = field(default_factory=list)
+    sends: list[list[Any]] = field(default_factory=list)  # Send lists, oldest first
     counters: dict[str, list[int]] = field(default_factory=dict)
     fallbacks: list[PendingFallback] = field(default_factory=list)
     seen: list[int] = field(default_factory=list)  # flat [digest, ts_seconds, digest, ts_seconds, …]

@@ -20,7 +20,7 @@ from collections.abc import Container
 from dataclasses import dataclass
 
 from state import counters as ctr
-from state.record import UserState
+from state.record import SEND_TS, UserState
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +50,8 @@ def prune(state: UserState, now_ms: int, retention: Retention, counter_keys: Con
         state.counters = kept
     if state.sends:
         horizon = now_ms - retention.cap_window_ms
-        if state.sends[0].ts <= horizon:
-            state.sends = [s for s in state.sends if s.ts > horizon]
+        if state.sends[0][SEND_TS] <= horizon:
+            state.sends = [s for s in state.sends if s[SEND_TS] > horizon]
     if state.fallbacks:
         for f in state.fallbacks:
             if not f.due and f.expires <= now_ms:

@@ -85,7 +85,19 @@ from operators.core.program import (
 )
 from operators.core.records import check_trusted, trusted
 from state import counters as ctr
-from state.record import EntryLog, Instance, PendingFallback, Send, UserState, Waiting
+from state.record import (
+    ENTRY_COUNT,
+    ENTRY_LAST_AT,
+    SEND_CHANNEL,
+    SEND_JOURNEY,
+    SEND_TS,
+    EntryLog,
+    Instance,
+    PendingFallback,
+    Send,
+    UserState,
+    Waiting,
+)
 from state.retention import Retention, compact, expires_at, prune
 
 if TYPE_CHECKING:
@@ -236,9 +248,12 @@ class Interpreter:
         self._slot_cache: dict[tuple[int, ZoneInfo, CompiledJourney], int] = {}
         self._strict = strict
 
-        types: set[str] = set(self._entries_by_type) | set(self._counters_by_type)
+        react: set[str] = set()
         for cj in self._versions.values():
-            types |= set(cj.goals) | set(cj.exit_on) | cj.wait_for_types
+            react |= set(cj.goals) | set(cj.exit_on) | cj.wait_for_types
+        #: Event types a live instance can react to (a goal, an `exit_on`, a `wait_for`).
+        self._react_types = frozenset(react)
+        types: set[str] = set(self._entries_by_type) | set(self._counters_by_type) | react
         types |= {USER_DELETED, CONSENT_UPDATED, SUPPRESSION_UPDATED, MESSAGE_UNSUBSCRIBED, *DELIVERY_FAILURES}
         self.relevant_event_types: frozenset[str] = frozenset(types)
         """Event types that can change anything; the job may drop others (except `identify`/traits)."""
@@ -298,17 +313,21 @@ class Interpreter:
 
         # Deadlines up to this event's time run as their timers would have: not caused by it. Ties
         # included, since the watermark may already have fired a timer due at exactly `ts`.
-        r.event_id = None
-        self._process_due(r, ts, inclusive=True)
-        r.event_id = event.event_id
-        if event.type == USER_DELETED:
+        if self._any_due(s, ts):
+            r.event_id = None
+            self._process_due(r, ts, inclusive=True)
+            r.event_id = event.event_id
+        etype = event.type
+        if etype == USER_DELETED:
             self._erase(r, ts)
             return self._finish(r, ts)
         self._absorb(r, event, ts)
-        if event.type in DELIVERY_FAILURES:
+        if etype in DELIVERY_FAILURES:
             self._on_delivery_failure(r, event, ts)
-        self._react(r, event, ts)
-        self._enter(r, event, ts)
+        if s.instances and (etype in self._react_types or self._any_unknown_version(s)):
+            self._react(r, event, ts)
+        if etype in self._entries_by_type:
+            self._enter(r, event, ts)
         for cj in self._schedules:
             if cj.id not in s.schedule:
                 s.schedule[cj.id] = ts
@@ -326,7 +345,7 @@ class Interpreter:
             if expiry is not None and expiry <= now_ms:
                 return Step(state=None, changed=True)
             return self._unchanged(r, now_ms)
-        done = self._process_due(r, now_ms, inclusive=True)
+        done = self._process_due(r, now_ms, inclusive=True) if self._any_due(s, now_ms) else 0
         if done:
             step = self._finish(r, now_ms)
             s = r.state
@@ -401,6 +420,25 @@ class Interpreter:
                 cache.clear()
             cache[key] = slot
         return slot
+
+    def _any_due(self, s: UserState, limit: int) -> bool:
+        """Whether `_process_due(limit, inclusive=True)` may have anything to do (cheap, no false "no")."""
+        for inst in s.instances:
+            if inst.deadline <= limit:
+                return True
+        for f in s.fallbacks:
+            if f.due and f.due <= limit:
+                return True
+        for cj in self._schedules:
+            slot = self._next_slot(s, cj)
+            if slot is not None and slot <= limit:
+                return True
+        return False
+
+    def _any_unknown_version(self, s: UserState) -> bool:
+        """Whether an instance runs a journey version this interpreter does not have (it stops)."""
+        versions = self._versions
+        return any((inst.journey_id, inst.version) not in versions for inst in s.instances)
 
     def _process_due(self, r: _Run, limit: int, *, inclusive: bool) -> int:
         """Run everything due before (or at, if `inclusive`) `limit`, earliest first."""
@@ -621,13 +659,13 @@ class Interpreter:
             for inst in r.state.instances:
                 if inst.journey_id == cj.id and id(inst) not in r.gone:
                     return False
-            return ts >= log.last_at + cj.cooldown_ms
+            return ts >= log[ENTRY_LAST_AT] + cj.cooldown_ms
         return True
 
     def _start(self, r: _Run, cj: CompiledJourney, ts: int, props: dict[str, Any]) -> None:
         s = r.state
         log = s.entries.get(cj.id)
-        number = (log.count if log is not None else 0) + 1
+        number = (log[ENTRY_COUNT] if log is not None else 0) + 1
         s.entries[cj.id] = EntryLog(number, ts)
         holdout = in_holdout(r.user_id, cj.id, cj.holdout_percent)
         inst = Instance(cj.id, cj.version, number, cj.start, ts, Waiting.TIMER, ts, props, holdout)
@@ -840,11 +878,11 @@ class Interpreter:
                     continue
                 n = 0
                 for send in sends:
-                    if abs(send.ts - t) >= cap.per_ms:
+                    if abs(send[SEND_TS] - t) >= cap.per_ms:
                         continue
-                    if cap.channel is not None and send.channel != cap.channel:
+                    if cap.channel is not None and send[SEND_CHANNEL] != cap.channel:
                         continue
-                    if scope is not None and send.journey_id != scope:
+                    if scope is not None and send[SEND_JOURNEY] != scope:
                         continue
                     n += 1
                 if n >= cap.max:

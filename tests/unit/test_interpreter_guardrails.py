@@ -9,6 +9,7 @@ from interp_support import T0, Harness, at, ev, journey
 
 from jobs.spec.journey import Cap
 from operators.core import ConsentRule, Guardrails
+from state.record import SEND_JOURNEY
 
 pytestmark = pytest.mark.unit
 
@@ -63,7 +64,7 @@ def test_transactional_bypasses_caps_and_quiet_hours_and_does_not_count() -> Non
     h.send(ev("go", at(hours=1), traits=ADA))
     assert [(a.journey_id, a.priority.value) for a in h.actions] == [
         ("mk", "marketing"), ("tx", "transactional"), ("tx", "transactional")]
-    assert [s.journey_id for s in h.state().sends] == ["mk"]
+    assert [s[SEND_JOURNEY] for s in h.state().sends] == ["mk"]
 
 
 def test_quiet_hours_defer_until_the_window_ends_in_the_users_timezone() -> None:

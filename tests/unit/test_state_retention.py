@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from state import counters as ctr
-from state.record import EntryLog, Instance, PendingFallback, Send, UserState, Waiting
+from state.record import SEND_TS, EntryLog, Instance, PendingFallback, Send, UserState, Waiting
 from state.retention import Retention, compact, expires_at, prune
 
 pytestmark = pytest.mark.unit
@@ -83,7 +83,7 @@ def test_prune_drops_expired_parts_only() -> None:
     )
     prune(s, T, Retention(cap_window_ms=DAY, seen_max=8, seen_horizon_ms=DAY), counter_keys={"a@3600"})
     assert s.counters == {"a@3600": [T // 60_000, 1]}
-    assert [x.ts for x in s.sends] == [T - H]
+    assert [x[SEND_TS] for x in s.sends] == [T - H]
     assert [f.action_id for f in s.fallbacks] == ["y", "z"]
     assert s.seen == [2, T // 1000]
 
