@@ -16,7 +16,7 @@ from __future__ import annotations
 from bisect import bisect_left
 
 BUCKETS_PER_WINDOW = 60  # part of the stored format: changing it needs a schema migration
-_MIN_WIDTH_MS = 1000
+MIN_WIDTH_MS = 1000
 
 
 def counter_key(event_type: str, window_ms: int) -> str:
@@ -32,7 +32,7 @@ def parse_counter_key(key: str) -> tuple[str, int]:
 
 def bucket_width(window_ms: int) -> int:
     """Width in ms of one bucket of a counter over `window_ms`."""
-    return max(_MIN_WIDTH_MS, window_ms // BUCKETS_PER_WINDOW)
+    return max(MIN_WIDTH_MS, window_ms // BUCKETS_PER_WINDOW)
 
 
 def add(buckets: list[int], ts_ms: int, window_ms: int) -> None:

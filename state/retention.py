@@ -74,7 +74,7 @@ def prune(state: UserState, now_ms: int, retention: Retention, counter_keys: Con
 def _counters_to_prune(counters: dict[str, list[int]], now_ms: int, counter_keys: Container[str] | None) -> bool:
     # The common case is that nothing goes: every counter is still read and its oldest bucket
     # still overlaps its window. Only then is the whole map rebuilt.
-    windows = counter_keys if isinstance(counter_keys, dict) else None
+    windows = counter_keys if type(counter_keys) is dict else None
     for key, buckets in counters.items():
         if windows is not None:
             window = windows.get(key)
@@ -84,9 +84,16 @@ def _counters_to_prune(counters: dict[str, list[int]], now_ms: int, counter_keys
             if counter_keys is not None and key not in counter_keys:
                 return True
             window = ctr.parse_counter_key(key)[1]
-        if not buckets or buckets[0] < (now_ms - window) // ctr.bucket_width(window):
+        width = window // _PER_WINDOW  # ctr.bucket_width, inline
+        if width < _MIN_WIDTH:
+            width = _MIN_WIDTH
+        if not buckets or buckets[0] < (now_ms - window) // width:
             return True
     return False
+
+
+_PER_WINDOW = ctr.BUCKETS_PER_WINDOW
+_MIN_WIDTH = ctr.MIN_WIDTH_MS
 
 
 def expires_at(state: UserState, retention: Retention, once_only: Container[str]) -> int | None:
@@ -96,12 +103,13 @@ def expires_at(state: UserState, retention: Retention, once_only: Container[str]
         if retention.erased_ttl_ms is None:
             return None
         return state.erased_at + retention.erased_ttl_ms
-    if state.has_pending() or retention.idle_ttl_ms is None or _is_compact(state, once_only):
+    if state.has_pending() or retention.idle_ttl_ms is None or is_compact(state, once_only):
         return None
     return state.last_seen + retention.idle_ttl_ms
 
 
-def _is_compact(state: UserState, once_only: Container[str]) -> bool:
+def is_compact(state: UserState, once_only: Container[str]) -> bool:
+    """Whether the record already holds only what outlives idleness (compacting keeps it as is)."""
     if state.profile or state.tz or state.sends or state.counters or state.seen or state.schedule:
         return False
     return all(j in once_only for j in state.entries)

@@ -98,7 +98,7 @@ from state.record import (
     UserState,
     Waiting,
 )
-from state.retention import Retention, compact, expires_at, prune
+from state.retention import Retention, compact, expires_at, is_compact, prune
 
 if TYPE_CHECKING:
     from jobs.compiler.plan import CompiledPlan
@@ -388,20 +388,29 @@ class Interpreter:
     def _wakeup(self, s: UserState, now_ms: int) -> datetime | None:
         best: int | None = None
         if s.erased_at is None:
-            for inst in s.instances:
+            instances = s.instances
+            fallbacks = s.fallbacks
+            for inst in instances:
                 d = inst.deadline
                 if best is None or d < best:
                     best = d
-            for f in s.fallbacks:
+            for f in fallbacks:
                 if f.due and (best is None or f.due < best):
                     best = f.due
             for cj in self._schedules:
                 slot = self._next_slot(s, cj)
                 if slot is not None and (best is None or slot < best):
                     best = slot
-        expiry = expires_at(s, self._retention, self._once_only)
-        if expiry is not None and (best is None or expiry < best):
-            best = expiry
+            # expires_at(), inline: idle expiry once nothing is in flight and the record can shrink.
+            idle = self._retention.idle_ttl_ms
+            if not instances and not fallbacks and idle is not None and not is_compact(s, self._once_only):
+                expiry = s.last_seen + idle
+                if best is None or expiry < best:
+                    best = expiry
+        else:
+            expiry = expires_at(s, self._retention, self._once_only)
+            if expiry is not None:
+                best = expiry
         return to_dt(best) if best is not None else None
 
     def _next_slot(self, s: UserState, cj: CompiledJourney) -> int | None:
