@@ -36,6 +36,7 @@ import argparse
 import heapq
 import json
 import multiprocessing as mp
+import queue
 import random
 import sys
 import time
@@ -598,7 +599,6 @@ def _producer(bootstrap: str) -> Any:
         acks=1,
         linger_ms=20,
         batch_size=512 * 1024,
-        buffer_memory=256 * 1024 * 1024,
         max_request_size=8 * 1024 * 1024,
         max_in_flight_requests_per_connection=5,
         compression_type=None,
@@ -659,7 +659,16 @@ def write_kafka(config: LoadConfig, target: KafkaTarget) -> dict[str, Any]:
     t0 = time.perf_counter()
     for p in procs:
         p.start()
-    parts = [out.get() for _ in procs]
+    parts: list[dict[str, Any]] = []
+    while len(parts) < len(procs):
+        try:
+            parts.append(out.get(timeout=1.0))
+        except queue.Empty:
+            dead = [p for p in procs if p.exitcode not in (None, 0)]
+            if dead:
+                for p in procs:
+                    p.kill()
+                raise RuntimeError(f"a producer process failed (exit code {dead[0].exitcode})") from None
     for p in procs:
         p.join()
     seconds = time.perf_counter() - t0
