@@ -9,7 +9,7 @@
 | `journeys:inbox:<user_id>` | sorted set | in-app message ids, scored by creation time (ms) |
 | `journeys:inbox:<user_id>:messages` | hash | in-app message id -> message JSON |
 | `journeys:flags:<user_id>` | hash | flag name -> JSON value |
-| `journeys:ratelimit:<channel>` | string | the channel's token bucket (theoretical arrival time, µs) |
+| `journeys:ratelimit:<topic prefix><channel>` | string | the channel's token bucket (theoretical arrival time, µs) |
 """
 
 from __future__ import annotations
@@ -50,9 +50,10 @@ def flags(user_id: str) -> str:
     return f"{PREFIX}:flags:{user_id}"
 
 
-def rate_limit(channel: str) -> str:
-    """A channel's shared token bucket."""
-    return f"{PREFIX}:ratelimit:{channel}"
+def rate_limit(channel: str, namespace: str = "") -> str:
+    """A channel's shared token bucket; `namespace` (the topic prefix) separates installations
+    sharing one Redis, as it separates their topics."""
+    return f"{PREFIX}:ratelimit:{namespace}{channel}"
 
 
 def address_digest(address: str) -> str:

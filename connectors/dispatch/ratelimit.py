@@ -42,10 +42,10 @@ return {string.format('%d', slot), string.format('%d', now)}
 class RateLimiter:
     """The shared bucket of one channel. `acquire()` blocks until this caller may send one message."""
 
-    def __init__(self, client: redis.Redis, channel: str, limit: RateLimit) -> None:
+    def __init__(self, client: redis.Redis, channel: str, limit: RateLimit, namespace: str = "") -> None:
         self.channel = channel
         self.limit = limit
-        self._key = keys.rate_limit(channel)
+        self._key = keys.rate_limit(channel, namespace)
         # Slots are spaced 2% wider than 1/rate: the wait between a slot and the actual write (a
         # thread waking up on a busy machine) varies by a few ms, and that must not push a 51st
         # send into a second; 2% leaves 20 ms of slack per second at any rate.

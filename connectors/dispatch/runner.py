@@ -116,7 +116,9 @@ class Dispatcher:
                 consent=ConsentStore(self.redis, d.consent),
                 dedupe=DedupeStore(self.redis, d.dedupe_ttl_s),
                 publisher=self.publisher,
-                limiter=RateLimiter(self.redis, name, limit) if limit is not None else None,
+                limiter=(
+                    RateLimiter(self.redis, name, limit, settings.kafka.topic_prefix) if limit is not None else None
+                ),
                 stop=self.stop_event,
                 worker_id=self.worker_id,
             )
