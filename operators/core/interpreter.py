@@ -245,7 +245,7 @@ class Interpreter:
         self._recheck_ms = ms(g.paused_recheck)
         self._opt_in: dict[tuple[str, str], bool] = {}
         self._clock = clock or _wall_clock
-        self._slot_cache: dict[tuple[int, ZoneInfo, CompiledJourney], int] = {}
+        self._slot_cache: dict[tuple[Any, ...], int] = {}
         self._strict = strict
 
         react: set[str] = set()
@@ -417,13 +417,17 @@ class Interpreter:
         cursor = s.schedule.get(cj.id)
         if cursor is None or cj.schedule_at is None or cj.id in self._paused:
             return None
-        tz = cj.schedule_tz or self._user_tz(s, cj)
         # The next slot is a pure function of (journey, cursor, zone), asked for several times per
-        # step and again on the user's next event: remember it (bounded; cleared when full).
-        key = (cursor, tz, cj)
+        # step and again on the user's next event: remember it (bounded; cleared when full). The
+        # user's zone comes from `tz` and the `tz` trait, so those stand in for it in the key.
+        if cj.schedule_tz is not None:
+            key: tuple[Any, ...] = (cursor, cj)
+        else:
+            key = (cursor, cj, s.tz, s.profile.get("tz"))
         cache = self._slot_cache
         slot = cache.get(key)
         if slot is None:
+            tz = cj.schedule_tz or self._user_tz(s, cj)
             slot = to_ms(next_local_time(to_dt(cursor), cj.schedule_at, tz, cj.schedule_days))
             if len(cache) >= _SLOT_CACHE_MAX:
                 cache.clear()
