@@ -253,10 +253,11 @@ class DedupeStore:
 class SenderSession:
     """The claim/commit protocol for one sender thread, on a connection of its own.
 
-    Commands are pipelined: a chunk of actions is claimed in one round trip; commits and final
-    states are written at once without waiting, and their replies are read when a claim needs its
-    own (or by `settle()`, which the worker calls for every sender before committing a batch's
-    offsets). So a send costs two writes to Redis plus a share of its chunk's round trip.
+    Commands are pipelined: a chunk of actions is claimed in one round trip; a commit is written at
+    once without waiting, together with the previous send's final state; replies are read when a
+    claim needs its own (or by `settle()`, which the worker calls for every sender before
+    committing a batch's offsets). So a send costs one write to Redis plus a share of its chunk's
+    round trip.
     """
 
     def __init__(self, client: redis.Redis, *, ttl_s: int, lease_s: float) -> None:
@@ -347,18 +348,20 @@ class SenderSession:
         return results
 
     def commit(self, action_id: str, token: str) -> None:
-        """Mark the send irreversible, without waiting for Redis' reply."""
+        """Mark the send irreversible, without waiting for Redis' reply (queued states go along)."""
         with self._lock:
-            self._write([(("EVAL", COMMIT, 1, keys.dedupe(action_id), token, self.ttl_ms), "commit", action_id)])
+            outbox, self._outbox = self._outbox, []
+            self._write([*outbox, (("EVAL", COMMIT, 1, keys.dedupe(action_id), token, self.ttl_ms), "commit",
+                                   action_id)])
 
     def finish(self, action_id: str, state: SendState) -> None:
-        """Write a final state at once (its reply is read later).
-
-        Written right away rather than with the next claim: if the worker dies, only the sends
-        in progress are left committed-but-unfinished, not every send since the last claim.
-        """
+        """Queue a final state: it goes out with the next commit or claim (one write for both), or
+        with `settle()`. So if the worker dies, at most the send in progress and the one before it
+        are left committed-but-unfinished per sender thread."""
         with self._lock:
-            self._write([(("SET", keys.dedupe(action_id), state.encode(), "PX", self.ttl_ms), "set", action_id)])
+            self._outbox.append(
+                (("SET", keys.dedupe(action_id), state.encode(), "PX", self.ttl_ms), "set", action_id)
+            )
 
     def release(self, action_id: str, token: str) -> None:
         """Give up our (uncommitted) claim so another worker can send the action."""

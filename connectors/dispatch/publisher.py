@@ -55,6 +55,11 @@ class Publisher:
         # never wake the producer's I/O thread message by message.
         self._buffer.append((topic, key.encode() if key else None, value))
 
+    def drain(self) -> None:
+        """Hand the buffered records to the producer (it sends them in the background)."""
+        with self._drain_lock:
+            self._drain()
+
     def _drain(self) -> None:
         while self._buffer:
             topic, key, value = self._buffer.popleft()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
 from kafka import KafkaConsumer, TopicPartition
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 _RETRY_PAUSE_S = 2.0
 # Actions a sender claims at once (at most); smaller chunks spread a batch better over senders.
 _CHUNK = 32
+_DRAIN_EVERY_S = 0.05
 
 Outcomes = dict[tuple[int, int], Outcome]
 """Outcomes of a batch's records by (partition, offset)."""
@@ -207,6 +208,12 @@ class ChannelWorker:
         size = max(1, min(_CHUNK, -(-len(unique) // self.concurrency)))
         chunks = [unique[i : i + size] for i in range(0, len(unique), size)]
         futures = [(chunk, pool.submit(self._process, chunk)) for chunk in chunks]
+        # While the senders work, hand their records to the producer now and then, so that at the
+        # end of the batch the flush only waits for the last few.
+        pending = {f for _, f in futures}
+        while pending:
+            _, pending = wait(pending, timeout=_DRAIN_EVERY_S, return_when=FIRST_EXCEPTION)
+            self.rt.publisher.drain()
         by_id: dict[str, Outcome] = {}
         for chunk, future in futures:
             try:
