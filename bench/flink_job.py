@@ -131,6 +131,8 @@ class Monitor:
         self.result["jvm_rss_bytes_at_checkpoint"] = jvm_rss_bytes()
         # Make every timer due: one relevant event an hour past the users' due times moves the
         # watermark (the events input is the slower of the two; the wall clock is far ahead).
+        # Without event-time stamping (see `keep_assigner_on_idleness`) the event does not move
+        # it, and the drain starts when the events input goes idle and the wall clock takes over.
         from kafka import KafkaProducer
 
         from connectors import topics
@@ -138,10 +140,11 @@ class Monitor:
         jump_ms = self.spec["scale"]["jump_to_ms"]
         ts = datetime.fromtimestamp(jump_ms / 1000, UTC).isoformat().replace("+00:00", "Z")
         producer = KafkaProducer(bootstrap_servers=self.settings.kafka.bootstrap_servers)
-        for p in range(self.settings.kafka.partitions):
+        topic = self.settings.kafka.topic_prefix + topics.EVENTS
+        for p in sorted(producer.partitions_for(topic) or {0}):
             event = {"event_id": f"jump-{p}", "type": "identify", "user_id": f"clock-{p}", "ts": ts,
                      "traits": {"note": "moves event time"}}
-            producer.send(self.settings.kafka.topic_prefix + topics.EVENTS, json.dumps(event).encode(), partition=p)
+            producer.send(topic, json.dumps(event).encode(), partition=p)
         producer.flush()
         producer.close()
         self.result["jump_sent_at"] = time.time()

@@ -20,7 +20,7 @@ from bench.loadgen import KafkaTarget, LoadConfig, write_kafka
 from connectors import topics
 from connectors.kafka_admin import ensure_topics
 
-WARMUP_S = 10.0
+WARMUP_S = 15.0
 
 
 def _epoch(text: str) -> float:
@@ -82,6 +82,7 @@ def phase_e(bench: Any) -> None:
         raise RuntimeError("phase e needs c's 100%-relevant rate (phase bc)")
     rate = round(c100 / 2, 1)
     seconds = bench.size["e_seconds"]
+    seconds += WARMUP_S
     events = int(rate * seconds)
     prefix = bench.prefix("e")
     settings = bench.scoped(prefix)
