@@ -18,6 +18,7 @@ from types import FrameType
 from pydantic import BaseModel, ConfigDict
 
 from connectors.dispatch.consent import ConsentStore
+from connectors.dispatch.consent_sync import ConsentSync
 from connectors.dispatch.dedupe import DedupeStore
 from connectors.dispatch.keys import redis_client
 from connectors.dispatch.plugin import AdapterContext, ChannelPlugin, load_channel_plugins
@@ -92,6 +93,7 @@ class Dispatcher:
         group_id: str | None = None,
         concurrency: int | None = None,
         plugins: dict[str, ChannelPlugin] | None = None,
+        sync_consent: bool = False,
     ) -> None:
         self.settings = settings
         self.stop_event = threading.Event()
@@ -124,6 +126,9 @@ class Dispatcher:
             )
             self.workers.append(ChannelWorker(runtime, group_id=group_id, concurrency=concurrency))
         self._threads: list[threading.Thread] = []
+        self.consent_sync = (
+            ConsentSync(settings, ConsentStore(self.redis, d.consent), self.stop_event) if sync_consent else None
+        )
 
     def ensure_topics(self) -> None:
         """Create the topics the channels read and write, if missing."""
@@ -133,10 +138,14 @@ class Dispatcher:
         ensure_topics(self.settings, [topic_name(self.settings, n) for n in names])
 
     def start(self) -> None:
-        """Start one thread per channel."""
+        """Start one thread per channel (and the consent sync, if asked for)."""
         self.ensure_topics()
         for worker in self.workers:
             thread = threading.Thread(target=self._run, args=(worker,), name=f"dispatch-{worker.rt.channel}")
+            thread.start()
+            self._threads.append(thread)
+        if self.consent_sync is not None:
+            thread = threading.Thread(target=self.consent_sync.run, name="consent-sync")
             thread.start()
             self._threads.append(thread)
 

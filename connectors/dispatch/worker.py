@@ -63,7 +63,8 @@ class ChannelWorker:
     def __init__(self, runtime: ChannelRuntime, *, group_id: str | None = None, concurrency: int | None = None):
         self.rt = runtime
         d = runtime.settings.dispatch
-        self.group_id = group_id or f"{d.group_prefix}-{runtime.channel}"
+        # The topic prefix names an installation; its groups must not mix with another's.
+        self.group_id = group_id or f"{d.group_prefix}-{runtime.settings.kafka.topic_prefix}{runtime.channel}"
         self.concurrency = concurrency or d.concurrency
         self.topic = topic_name(runtime.settings, actions_topic(runtime.channel))
         self._senders: list[Sender] = []

@@ -25,12 +25,21 @@ def dispatch(
     channel: ChannelsOption,
     group: Annotated[
         str | None,
-        typer.Option(envvar="JOURNEYS_DISPATCH_GROUP", help="consumer group (default <group_prefix>-<channel>)"),
+        typer.Option(
+            envvar="JOURNEYS_DISPATCH_GROUP", help="consumer group (default <group_prefix>-<topic prefix><channel>)"
+        ),
     ] = None,
     concurrency: Annotated[
         int | None,
         typer.Option(envvar="JOURNEYS_DISPATCH_CONCURRENCY", help="sender threads per channel", min=1),
     ] = None,
+    sync_consent: Annotated[
+        bool,
+        typer.Option(
+            envvar="JOURNEYS_DISPATCH_SYNC_CONSENT",
+            help="also mirror consent.updated and user.deleted events from `events` into Redis",
+        ),
+    ] = True,
     log_level: Annotated[str, typer.Option(envvar="JOURNEYS_LOG_LEVEL", help="DEBUG, INFO, WARNING")] = "INFO",
     settings: SettingsOption = None,
 ) -> None:
@@ -40,7 +49,7 @@ def dispatch(
 
     conf = load_settings(settings)
     setup_logging(secret_values(conf), log_level)
-    dispatcher = Dispatcher(conf, channel, group_id=group, concurrency=concurrency)
+    dispatcher = Dispatcher(conf, channel, group_id=group, concurrency=concurrency, sync_consent=sync_consent)
     for name, why in dispatcher.choice.skipped.items():
         typer.echo(f"{name}: skipped ({why})", err=True)
     if not dispatcher.choice.channels:

@@ -3,6 +3,7 @@ actions; and a graceful SIGTERM that finishes in-flight sends and leaves the res
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections import Counter
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from dispatch_kit import DispatchEnv
+from kafka import KafkaProducer
 from provider_servers import wait_for
 
 from connectors.dispatch import keys
@@ -100,3 +102,39 @@ def test_sigterm_finishes_in_flight_sends_and_the_next_worker_does_the_rest(
     recipients = Counter(p.read_bytes().split(b"X-Journeys-Rcpt-To: ")[1].split(b"\r\n")[0] for p in env.mail())
     assert len(recipients) == len(actions) and max(recipients.values()) == 1
     print(f"\nSIGTERM: stopped in {stopped_in:.2f}s after {done_by_first} sends; the next worker sent the rest")
+
+
+def test_consent_events_in_the_stream_reach_the_dispatchers(dispatch_env: DispatchEnv, tmp_path: Path) -> None:
+    env = dispatch_env
+    env.create_topics(["email"])
+    opted_out, erased, kept = env.user(1), env.user(2), env.user(3)
+    now = datetime.now(UTC).isoformat()
+    events = [
+        {"event_id": "c1", "type": "consent.updated", "user_id": opted_out, "ts": now,
+         "props": {"channel": "email", "category": "marketing", "status": "opted_out"}},
+        {"event_id": "c2", "type": "user.deleted", "user_id": erased, "ts": now},
+        {"event_id": "c3", "type": "page.viewed", "user_id": kept, "ts": now},
+    ]
+    producer = KafkaProducer(bootstrap_servers=env.settings.kafka.bootstrap_servers)
+    for e in events:
+        producer.send(env.topic("events"), key=e["user_id"].encode(), value=json.dumps(e).encode())
+    producer.flush()
+    producer.close()
+    client = env.redis()
+    worker = env.worker_process(["email"], tmp_path / "w.log")  # consent sync is on by default
+    try:
+        wait_for(lambda: client.hget(f"journeys:consent:{opted_out}", "email:marketing") == "opted_out"
+                 and client.sismember(keys.SUPPRESSED_USERS, erased), 30, 0.2, "consent mirrored into Redis")
+        env.produce([env.action("email", n, template="cart_reminder") for n in (1, 2, 3)])
+        wait_for(lambda: len(env.deliveries()) >= 3, 30, 0.5, "three decisions")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0
+        client.delete(f"journeys:consent:{opted_out}")
+        client.srem(keys.SUPPRESSED_USERS, erased)
+    by_user = {d.user_id: (d.status, d.error) for d in env.deliveries()}
+    assert by_user == {
+        opted_out: (DeliveryStatus.SUPPRESSED, "consent"),
+        erased: (DeliveryStatus.SUPPRESSED, "suppression_list"),
+        kept: (DeliveryStatus.DELIVERED, None),
+    }
