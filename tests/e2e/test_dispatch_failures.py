@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 from dispatch_kit import DispatchEnv
-from provider_servers import Answer, TwilioServer, WebhookServer, wait_for
+from provider_servers import Answer, FcmServer, TwilioServer, WebhookServer, wait_for
 
 from connectors.dispatch import keys
 from connectors.dispatch.deadletter import DeadLetterReason
@@ -159,3 +159,19 @@ def test_missing_variable_dead_letters_then_replays_after_the_template_is_fixed(
     again = _cli(env, "dlq", "replay", "--channel", "email")
     assert "0 replayed" in again.stderr
     assert action.action_id not in _cli(env, "dlq", "list", "--channel", "email").stdout
+
+
+def test_a_dead_push_token_bounces(dispatch_env: DispatchEnv) -> None:
+    env = dispatch_env
+    with FcmServer("p1", "fcm-token-secret", unregistered={"dead-device"}) as fcm:
+        env.configure({"dispatch": {"push": {"base_url": fcm.base_url, "project_id": "p1",
+                                             "access_token": "fcm-token-secret"}}})
+        env.create_topics(["push"])
+        env.produce([env.action("push", 1, template="cart_push", to={"push_token": "dead-device"})])
+        with env.dispatcher(["push"]) as d:
+            wait_for(lambda: d.stats()["push"].get("bounced", 0) == 1, 20, what="the bounce")
+        assert fcm.violations == [] and len(fcm.requests) == 1
+    [letter] = env.dead_letters("push")
+    assert letter.reason is DeadLetterReason.BOUNCED and "UNREGISTERED" in letter.error
+    client = env.redis()
+    assert client.srem(keys.SUPPRESSED_ADDRESSES, keys.address_digest("dead-device")) == 1

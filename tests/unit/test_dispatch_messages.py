@@ -189,3 +189,27 @@ def test_template_preview_renders_for_a_sample_user(tmp_path: Path) -> None:
     user.write_text("first_name: Bo\n")  # a bare profile, no event: the missing value is named
     bad = runner.invoke(app, argv)
     assert bad.exit_code == 1 and "cart_value" in bad.output
+
+
+def test_twilio_status_callbacks_become_delivery_records() -> None:
+    from connectors.dispatch.channels.sms import delivery_from_status_callback
+
+    rec = delivery_from_status_callback({"MessageSid": "SM1", "MessageStatus": "undelivered", "ErrorCode": "30003"},
+                                        "a:1:u:n:1")
+    assert rec is not None and rec.status is DeliveryStatus.BOUNCED and rec.provider_id == "SM1"
+    assert rec.error == "twilio error 30003"
+    assert delivery_from_status_callback({"MessageStatus": "delivered"}, "a:1:u:n:1").status is DeliveryStatus.DELIVERED  # type: ignore[union-attr]
+    assert delivery_from_status_callback({"MessageStatus": "receiving"}, "a:1:u:n:1") is None
+
+
+def test_unlisted_webhook_urls_are_refused_when_only_targets_are_allowed() -> None:
+    from connectors.dispatch.channels.webhook import WebhookAdapter
+
+    settings = WebhookChannelSettings(allow_unlisted=False, targets=[WebhookTarget(url_prefix="https://ok.example/")])
+    adapter = WebhookAdapter(settings, TemplateRenderer())
+    ok = action(channel="webhook", template=None, params={"url": "https://ok.example/x"})
+    assert adapter.prepare(OutgoingMessage(action=ok))[0].url == "https://ok.example/x"
+    internal = action(channel="webhook", template=None, params={"url": "http://169.254.169.254/latest"})
+    with pytest.raises(PermanentDeliveryError, match="not under any configured target"):
+        adapter.prepare(OutgoingMessage(action=internal))
+    adapter.close()
