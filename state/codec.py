@@ -132,7 +132,10 @@ def _build(raw: dict[str, Any]) -> UserState:
         bool(get("s", 0)),
         get("x"),
         get("e") or {},
-        [_instance_in(a) for a in i] if i else [],
+        [
+            Instance(a[0], a[1], a[2], a[3], a[4], _WAITING[a[5]], a[6], a[7] or {}) if len(a) == 8 else _instance_in(a)
+            for a in i
+        ] if i else [],
         get("m") or [],
         get("k") or {},
         [_fallback_in(a) for a in f] if f else [],

@@ -108,6 +108,7 @@ SUPPRESSION_UPDATED = "suppression.updated"
 MESSAGE_UNSUBSCRIBED = "message.unsubscribed"
 DELIVERY_FAILURES = frozenset({"message.failed", "message.bounced"})
 FALLBACK_SUFFIX = "~fb"
+_ABSORBED = frozenset({CONSENT_UPDATED, SUPPRESSION_UPDATED, MESSAGE_UNSUBSCRIBED})  # reserved types _absorb handles
 
 check_trusted(ActionRecord)
 check_trusted(OutcomeRecord)
@@ -145,7 +146,7 @@ class _Run:
         self.user_id = user_id
         self.event = event
         self.event_id = event.event_id if event is not None else None
-        self.step = Step(state=state)
+        self.step = Step(state)
         self.gone: set[int] = set()
         self.emitted_at: datetime | None = None  # read from the clock when the first record is made
         self.t_ms = -1  # the last event time turned into a datetime for a record, and that datetime
@@ -247,6 +248,17 @@ class Interpreter:
         self._clock = clock or _wall_clock
         self._slot_cache: dict[tuple[Any, ...], int] = {}
         self._strict = strict
+        self._max_steps = g.max_steps
+        self._visitors: dict[type, Callable[..., str | None]] = {
+            CAction: self._visit_action,
+            CWait: self._visit_wait,
+            CWaitFor: self._visit_wait_for,
+            CWaitUntil: self._visit_wait_until,
+            CBranch: self._visit_branch,
+            CSplit: self._visit_split,
+            CUpdateProfile: self._visit_update_profile,
+            CExit: self._visit_exit,
+        }
 
         react: set[str] = set()
         for cj in self._versions.values():
@@ -451,7 +463,10 @@ class Interpreter:
     def _any_unknown_version(self, s: UserState) -> bool:
         """Whether an instance runs a journey version this interpreter does not have (it stops)."""
         versions = self._versions
-        return any((inst.journey_id, inst.version) not in versions for inst in s.instances)
+        for inst in s.instances:  # noqa: SIM110 — a plain loop: no generator frame on the hot path
+            if (inst.journey_id, inst.version) not in versions:
+                return True
+        return False
 
     def _process_due(self, r: _Run, limit: int, *, inclusive: bool) -> int:
         """Run everything due before (or at, if `inclusive`) `limit`, earliest first."""
@@ -506,9 +521,10 @@ class Interpreter:
 
     def _absorb(self, r: _Run, event: Event, ts: int) -> None:
         s = r.state
-        if event.traits:
+        traits = event.traits
+        if traits:
             profile = s.profile
-            for k, v in event.traits.items():
+            for k, v in traits.items():
                 if v is None:
                     profile.pop(k, None)
                 else:
@@ -516,7 +532,8 @@ class Interpreter:
         tz = event.context.tz
         if tz and tz != s.tz and try_zone(tz) is not None:
             s.tz = tz
-        windows = self._counters_by_type.get(event.type)
+        t = event.type
+        windows = self._counters_by_type.get(t)
         if windows:
             counters = s.counters
             for key, window, width in windows:
@@ -527,7 +544,8 @@ class Interpreter:
                     buckets[-1] += 1
                 else:
                     ctr.add(buckets, ts, window)
-        t = event.type
+        if t not in _ABSORBED:
+            return
         if t == CONSENT_UPDATED:
             status = event.props.get("status")
             if status in ("opted_in", "opted_out"):
@@ -713,72 +731,92 @@ class Interpreter:
         self._run_guarded(r, cj, inst, nxt, t)
 
     def _run_guarded(self, r: _Run, cj: CompiledJourney, inst: Instance, node_id: str, t: int) -> None:
-        self._guarded(r, inst, lambda: self._run(r, cj, inst, node_id, t), t)
+        try:
+            self._run(r, cj, inst, node_id, t)
+        except Exception as exc:
+            self._failed(r, inst, exc, t)
 
     def _guarded(self, r: _Run, inst: Instance, fn: Callable[[], str | None], t: int) -> None:
         try:
             fn()
         except Exception as exc:
-            if self._strict:
-                raise
-            message = f"{type(exc).__name__}: {exc}"[:_ERROR_DETAIL_MAX]
-            self._outcome(r, inst.journey_id, inst.version, inst.node, OutcomeKind.ERROR, message, inst.entry, None, t)
-            if id(inst) not in r.gone:
-                self._exit(r, inst, ExitReason.ERROR.value, t)
+            self._failed(r, inst, exc, t)
+
+    def _failed(self, r: _Run, inst: Instance, exc: Exception, t: int) -> None:
+        if self._strict:
+            raise exc
+        message = f"{type(exc).__name__}: {exc}"[:_ERROR_DETAIL_MAX]
+        self._outcome(r, inst.journey_id, inst.version, inst.node, OutcomeKind.ERROR, message, inst.entry, None, t)
+        if id(inst) not in r.gone:
+            self._exit(r, inst, ExitReason.ERROR.value, t)
 
     def _run(self, r: _Run, cj: CompiledJourney, inst: Instance, node_id: str | None, t: int) -> str | None:
         steps = 0
-        limit = self.guardrails.max_steps
+        limit = self._max_steps
+        nodes = cj.nodes
+        kinds = cj.kinds
+        visitors = self._visitors
         while node_id is not None:
             steps += 1
             if steps > limit:
                 raise StepLimitExceeded(
                     f"journey {cj.id}: more than {limit} nodes in one step at node {node_id} (a cycle without a wait?)"
                 )
-            node = cj.nodes.get(node_id)
+            node = nodes.get(node_id)
             if node is None:
                 raise InterpreterError(f"journey {cj.id}: node {node_id!r} does not exist")
             inst.node = node_id
-            self._outcome(r, cj.id, cj.version, node_id, OutcomeKind.NODE, cj.journey.nodes[node_id].type,
-                          inst.entry, None, t)
-            node_id = self._visit(r, cj, inst, node, t)
+            self._outcome(r, cj.id, cj.version, node_id, OutcomeKind.NODE, kinds[node_id], inst.entry, None, t)
+            visit = visitors.get(type(node))
+            if visit is None:
+                raise InterpreterError(f"journey {cj.id}: node {getattr(node, 'id', '?')} has no handler")
+            node_id = visit(r, cj, inst, node, t)
         return None
 
-    def _visit(self, r: _Run, cj: CompiledJourney, inst: Instance, node: Any, t: int) -> str | None:
-        if isinstance(node, CAction):
-            return self._act(r, cj, inst, node, t, resumed=False)
-        if isinstance(node, CWait):
-            inst.waiting = Waiting.TIMER
-            inst.deadline = t + node.duration_ms
-            return None
-        if isinstance(node, CWaitFor):
-            inst.waiting = Waiting.EVENT
-            inst.deadline = t + node.timeout_ms
-            return None
-        if isinstance(node, CWaitUntil):
-            tz = node.tz or self._user_tz(r.state, cj)
-            inst.waiting = Waiting.TIMER
-            inst.deadline = to_ms(next_local_time(to_dt(t), node.at, tz, node.days))
-            return None
-        if isinstance(node, CBranch):
-            ctx = EvalContext(r.state, r.user_id, t, None, cj.entry_type or "", inst.event, inst, cj)
-            for label, pred, nxt in node.cases:
-                if pred(ctx):
-                    self._outcome(r, cj.id, cj.version, node.id, OutcomeKind.BRANCH, label, inst.entry, None, t)
-                    return nxt
-            self._outcome(r, cj.id, cj.version, node.id, OutcomeKind.BRANCH, "default", inst.entry, None, t)
-            return node.default
-        if isinstance(node, CSplit):
-            i = cj.pick(r.user_id, node)
-            self._outcome(r, cj.id, cj.version, node.id, OutcomeKind.SPLIT, node.names[i], inst.entry, None, t)
-            return node.nexts[i]
-        if isinstance(node, CUpdateProfile):
-            self._update_profile(r, cj, node, t)
-            return node.next
-        if isinstance(node, CExit):
-            self._exit(r, inst, ExitReason.COMPLETED.value, t)
-            return None
-        raise InterpreterError(f"journey {cj.id}: node {getattr(node, 'id', '?')} has no handler")
+    # One handler per compiled node class (dispatch by type, not a chain of isinstance checks).
+
+    def _visit_action(self, r: _Run, cj: CompiledJourney, inst: Instance, node: CAction, t: int) -> str | None:
+        return self._act(r, cj, inst, node, t, resumed=False)
+
+    def _visit_wait(self, r: _Run, cj: CompiledJourney, inst: Instance, node: CWait, t: int) -> str | None:
+        inst.waiting = Waiting.TIMER
+        inst.deadline = t + node.duration_ms
+        return None
+
+    def _visit_wait_for(self, r: _Run, cj: CompiledJourney, inst: Instance, node: CWaitFor, t: int) -> str | None:
+        inst.waiting = Waiting.EVENT
+        inst.deadline = t + node.timeout_ms
+        return None
+
+    def _visit_wait_until(self, r: _Run, cj: CompiledJourney, inst: Instance, node: CWaitUntil, t: int) -> str | None:
+        tz = node.tz or self._user_tz(r.state, cj)
+        inst.waiting = Waiting.TIMER
+        inst.deadline = to_ms(next_local_time(to_dt(t), node.at, tz, node.days))
+        return None
+
+    def _visit_branch(self, r: _Run, cj: CompiledJourney, inst: Instance, node: CBranch, t: int) -> str | None:
+        ctx = EvalContext(r.state, r.user_id, t, None, cj.entry_type or "", inst.event, inst, cj)
+        for label, pred, nxt in node.cases:
+            if pred(ctx):
+                self._outcome(r, cj.id, cj.version, node.id, OutcomeKind.BRANCH, label, inst.entry, None, t)
+                return nxt
+        self._outcome(r, cj.id, cj.version, node.id, OutcomeKind.BRANCH, "default", inst.entry, None, t)
+        return node.default
+
+    def _visit_split(self, r: _Run, cj: CompiledJourney, inst: Instance, node: CSplit, t: int) -> str | None:
+        i = cj.pick(r.user_id, node)
+        self._outcome(r, cj.id, cj.version, node.id, OutcomeKind.SPLIT, node.names[i], inst.entry, None, t)
+        return node.nexts[i]
+
+    def _visit_update_profile(
+        self, r: _Run, cj: CompiledJourney, inst: Instance, node: CUpdateProfile, t: int
+    ) -> str | None:
+        self._update_profile(r, cj, node, t)
+        return node.next
+
+    def _visit_exit(self, r: _Run, cj: CompiledJourney, inst: Instance, node: CExit, t: int) -> str | None:
+        self._exit(r, inst, ExitReason.COMPLETED.value, t)
+        return None
 
     def _update_profile(self, r: _Run, cj: CompiledJourney, node: CUpdateProfile, t: int) -> None:
         profile = r.state.profile

@@ -221,6 +221,8 @@ class CompiledJourney:
             nid: _compile_node(journey, nid, node, cyclic, guardrails, plugins)  # type: ignore[arg-type]
             for nid, node in journey.nodes.items()
         }
+        #: node id -> its `type` (the detail of each `node` outcome).
+        self.kinds: dict[str, str] = {nid: node.type for nid, node in journey.nodes.items()}
         self.start = journey.start
         self.wait_for_types = frozenset(n.event_type for n in self.nodes.values() if isinstance(n, CWaitFor))
         self.first_split = next((n.id for n in self.nodes.values() if isinstance(n, CSplit)), None)
