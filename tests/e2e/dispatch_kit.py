@@ -209,6 +209,17 @@ class DispatchEnv:
         finally:
             consumer.close()
 
+    def group_ready(self, group: str, members: int) -> bool:
+        """Whether consumer group `group` is stable with `members` members."""
+        from kafka import KafkaAdminClient
+
+        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka.bootstrap_servers)
+        try:
+            info = admin.describe_groups([group]).get(group) or {}
+        finally:
+            admin.close()
+        return info.get("group_state") == "Stable" and len(info.get("members") or []) == members
+
     # Workers --------------------------------------------------------------------------------
 
     @contextlib.contextmanager

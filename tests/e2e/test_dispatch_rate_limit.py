@@ -23,11 +23,12 @@ def test_two_workers_share_one_token_bucket(dispatch_env: DispatchEnv, tmp_path:
     env = dispatch_env
     env.configure({"dispatch": {"rate_limits": {"email": {"per_second": RATE}}}})
     env.create_topics(["email"], partitions=4)
-    env.produce([env.action("email", i, template="cart_reminder") for i in range(ACTIONS)])
-
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     workers = [env.worker_process(["email"], log) for log in logs]
     try:
+        # Both workers in the group (each with its share of the partitions) before the work arrives.
+        wait_for(lambda: env.group_ready(f"g{env.run}", 2), 60, 0.5, "both workers in the group")
+        env.produce([env.action("email", i, template="cart_reminder") for i in range(ACTIONS)])
         wait_for(lambda: len(env.mail()) >= ACTIONS, 60, 0.5, f"{ACTIONS} messages")
     finally:
         for w in workers:
@@ -37,7 +38,7 @@ def test_two_workers_share_one_token_bucket(dispatch_env: DispatchEnv, tmp_path:
 
     # Both workers sent a share.
     sent = [int(m.group(1)) for log in logs if (m := re.search(r"email: .*delivered (\d+)", log.read_text()))]
-    assert len(sent) == 2 and sum(sent) == ACTIONS and min(sent) > 0, sent
+    assert len(sent) == 2 and sum(sent) == ACTIONS and min(sent) > 0, [log.read_text()[-1500:] for log in logs]
 
     # Arrival times at the SMTP server (its file names are nanosecond receive times).
     arrivals = sorted(int(p.name.split("-", 1)[0]) for p in env.mail())
