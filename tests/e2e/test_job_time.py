@@ -23,12 +23,20 @@ def test_wait_fires_within_two_seconds_of_due_without_events(
         topics,
     ):
         job.start()
-        time.sleep(3)  # let the job settle into a quiet stream
+        consumer = topics.consumer("actions.in_app")
+        # A first user proves the job's tasks are up (submission returns before they run), then
+        # the stream goes quiet before the user we time.
+        warm_up = {"event_id": "e-warm", "type": "signed_up", "user_id": "warm", "ts": iso(datetime.now(UTC))}
+        topics.send_events([warm_up])
+        warm = topics.read_until(consumer, lambda rs: any(r["user_id"] == "warm" for r in rs), timeout=90)
+        assert warm, f"the job never answered; job log:\n{job.log.read_text()[-2000:]}"
+        time.sleep(2)
         sent = datetime.now(UTC)
         topics.send_events([{"event_id": "e-ann", "type": "signed_up", "user_id": "ann", "ts": iso(sent)}])
-        consumer = topics.consumer("actions.in_app")
-        rows = topics.read_until(consumer, lambda rs: any(r["node_id"] == "again" for r in rs), timeout=30)
-        again = [r for r in rows if r["node_id"] == "again"]
+        rows = topics.read_until(
+            consumer, lambda rs: any(r["node_id"] == "again" and r["user_id"] == "ann" for r in rs), timeout=30
+        )
+        again = [r for r in rows if r["node_id"] == "again" and r["user_id"] == "ann"]
         assert again, f"the wait never fired; job log:\n{job.log.read_text()[-2000:]}"
         due = sent.timestamp() + 3
         late_by = again[0]["_received"] - due

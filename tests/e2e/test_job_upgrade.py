@@ -14,7 +14,7 @@ from job_support import DATA, iso, job_metric, running_job
 from jobs.services import Service
 from jobs.settings import Settings
 
-V1 = DATA / "quick" / "slow.yaml"  # waits 15 s between its two messages
+V1 = DATA / "quick" / "slow.yaml"  # waits 30 s between its two messages
 V2 = DATA / "quick" / "slow_v2.yaml"  # the same journey, waiting 4 s
 TEMPLATES = DATA / "quick" / "templates"
 
@@ -64,11 +64,11 @@ def test_publish_mid_stream(kafka: Service, settings: Settings, tmp_path: Path) 
 
     assert actions(rows) == expected
     by_id = {r["action_id"]: r for r in rows if r["_topic"] == "actions.in_app"}
-    # Early users kept version 1's 15 s wait; late ones got version 2's 4 s wait.
+    # Early users kept version 1's 30 s wait; late ones got version 2's 4 s wait.
     for u in early:
         gap = datetime.fromisoformat(by_id[f"slow:1:{u}:again:1"]["ts"]) - datetime.fromisoformat(
             by_id[f"slow:1:{u}:hello:1"]["ts"])
-        assert gap.total_seconds() == 15
+        assert gap.total_seconds() == 30
     for u in late:
         gap = datetime.fromisoformat(by_id[f"slow:2:{u}:again:1"]["ts"]) - datetime.fromisoformat(
             by_id[f"slow:2:{u}:hello:1"]["ts"])
