@@ -68,8 +68,18 @@ def _slack_escape(value: Any) -> Any:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+class _DataFirstEnvironment(SandboxedEnvironment):
+    """`event.items` means the data's `items`, not the mapping's method: payloads often carry
+    `items`, `keys` or `values`, and marketers write dots. Jinja looks attributes up first."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 def _environment(mode: EscapeMode) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+    env = _DataFirstEnvironment(
         undefined=StrictUndefined,
         autoescape=mode == "html",
         finalize=_slack_escape if mode == "slack" else None,

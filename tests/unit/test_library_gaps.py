@@ -103,12 +103,9 @@ def test_quiet_hours_do_not_hold_an_in_app_inbox_message() -> None:
     assert [s.template for s in sc.sent(u)][-1] == "postpurchase_thanks_inapp"
 
 
-@pytest.mark.xfail(strict=True, reason="`event.items` is the mapping's items() method in a template")
 def test_a_template_can_loop_over_an_event_property_named_items() -> None:
-    # Cart and order payloads often carry `items`; `{% for item in event.items %}` then iterates
-    # a bound method and the action dead-letters. The library uses `products` (Segment's e-commerce
-    # spec) instead; `event['items']` also works. Validation could warn about `.items`, `.keys`,
-    # `.values`, `.get` on event/profile, or the renderer could prefer keys over attributes.
+    # Cart and order payloads often carry `items`: the renderer prefers the data's keys over the
+    # mapping's methods, so `{% for item in event.items %}` loops over the items (it was a gap).
     template = template_from_yaml("""
         id: cart
         channel: sms
