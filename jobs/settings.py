@@ -227,14 +227,6 @@ class FlagSettings(_Section):
     ttl_s: int | None = Field(default=None, ge=1, description="expiry of a user's flags; None keeps them")
 
 
-class OptInRule(_Section):
-    """Whether a channel/category needs an explicit opt-in (`*` matches all); the most specific rule wins."""
-
-    channel: str = "*"
-    category: str = "*"
-    require_opt_in: bool = True
-
-
 class DispatchSettings(_Section):
     """Dispatcher workers: consumption, exactly-once bookkeeping, guardrails, providers."""
 
@@ -254,7 +246,6 @@ class DispatchSettings(_Section):
     rate_limits: dict[str, RateLimit] = Field(default_factory=dict)
     retry: RetrySettings = RetrySettings()
     circuit: CircuitSettings = CircuitSettings()
-    consent: list[OptInRule] = Field(default_factory=list)
     unsubscribe_secret: SecretStr | None = None
     email: EmailChannelSettings = EmailChannelSettings()
     sms: TwilioSettings = TwilioSettings()

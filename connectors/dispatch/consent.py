@@ -6,9 +6,10 @@ erase endpoints, a bounce) writes it here with `set_consent`, `suppress_user` or
 `suppress_address`.
 
 A user's choice for `channel:category` wins over `channel:*`, then `*:category`, then `*:*`.
-Without any choice, the `dispatch.consent` rules decide whether opt-in is required (default:
-opt-out, i.e. send). The suppression list (users and addresses) stops everything, transactional
-messages included; consent applies to transactional messages too, for their own category.
+Without any choice, the `guardrails.consent` rules (the ones the job applies) decide whether
+opt-in is required (default: opt-out, i.e. send). The suppression list (users and addresses)
+stops everything, transactional messages included; consent applies to transactional messages
+too, for their own category.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import redis
 from pydantic import BaseModel, ConfigDict
 
 from connectors.dispatch import keys
-from jobs.settings import OptInRule
+from operators.core.guardrails import ConsentRule
 
 # KEYS: suppressed users, suppressed addresses, then each check's consent hash.
 # ARGV: n, then per check: user_id, channel, category, address digest ("" if none).
@@ -83,7 +84,7 @@ class SendCheck(BaseModel):
     consent_applies: bool = True
 
 
-def requires_opt_in(rules: Sequence[OptInRule], channel: str, category: str) -> bool:
+def requires_opt_in(rules: Sequence[ConsentRule], channel: str, category: str) -> bool:
     """Whether `channel`/`category` needs an explicit opt-in under `rules` (most specific wins)."""
     best: tuple[int, bool] | None = None
     for rule in rules:
@@ -98,7 +99,7 @@ def requires_opt_in(rules: Sequence[OptInRule], channel: str, category: str) -> 
 class ConsentStore:
     """Reads and writes consent and suppression in Redis."""
 
-    def __init__(self, client: redis.Redis, rules: Sequence[OptInRule] = ()) -> None:
+    def __init__(self, client: redis.Redis, rules: Sequence[ConsentRule] = ()) -> None:
         self.client = client
         self.rules = list(rules)
         self._check = client.register_script(CHECK)

@@ -115,7 +115,7 @@ class Dispatcher:
                 settings=settings,
                 templates=self.templates,
                 renderer=self.renderer,
-                consent=ConsentStore(self.redis, d.consent),
+                consent=ConsentStore(self.redis, settings.guardrails.consent),
                 dedupe=DedupeStore(self.redis, d.dedupe_ttl_s),
                 publisher=self.publisher,
                 limiter=(
@@ -126,9 +126,8 @@ class Dispatcher:
             )
             self.workers.append(ChannelWorker(runtime, group_id=group_id, concurrency=concurrency))
         self._threads: list[threading.Thread] = []
-        self.consent_sync = (
-            ConsentSync(settings, ConsentStore(self.redis, d.consent), self.stop_event) if sync_consent else None
-        )
+        consent = ConsentStore(self.redis, settings.guardrails.consent)
+        self.consent_sync = ConsentSync(settings, consent, self.stop_event) if sync_consent else None
 
     def ensure_topics(self) -> None:
         """Create the topics the channels read and write, if missing."""

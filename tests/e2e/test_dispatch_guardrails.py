@@ -26,7 +26,7 @@ pytestmark = pytest.mark.e2e
 
 def test_an_opt_out_that_races_the_send_still_stops_it(dispatch_env: DispatchEnv) -> None:
     env = dispatch_env
-    env.configure({"dispatch": {"consent": [{"channel": "email", "category": "newsletter", "require_opt_in": True}]}})
+    env.configure({"guardrails": {"consent": [{"channel": "email", "category": "newsletter", "require_opt_in": True}]}})
     env.create_topics(["email"])
     client = env.redis()
     store = ConsentStore(client)

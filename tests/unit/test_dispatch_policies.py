@@ -13,7 +13,8 @@ from connectors.dispatch.consent import requires_opt_in
 from connectors.dispatch.dedupe import SendState, StateCode
 from connectors.dispatch.retry import RetryPolicy, parse_retry_after
 from connectors.errors import CircuitOpenError
-from jobs.settings import CircuitSettings, OptInRule, RetrySettings
+from jobs.settings import CircuitSettings, RetrySettings
+from operators.core.guardrails import ConsentRule
 
 pytestmark = pytest.mark.unit
 
@@ -86,8 +87,8 @@ def test_rate_limiting_does_not_count_against_the_provider() -> None:
 
 
 def test_opt_in_rules_most_specific_wins() -> None:
-    rules = [OptInRule(channel="*", category="newsletter"), OptInRule(channel="sms", category="*"),
-             OptInRule(channel="sms", category="receipts", require_opt_in=False)]
+    rules = [ConsentRule(channel="*", category="newsletter"), ConsentRule(channel="sms", category="*"),
+             ConsentRule(channel="sms", category="receipts", require_opt_in=False)]
     assert not requires_opt_in(rules, "email", "marketing")
     assert requires_opt_in(rules, "email", "newsletter")
     assert requires_opt_in(rules, "sms", "marketing")
