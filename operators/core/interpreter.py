@@ -116,7 +116,8 @@ check_trusted(OutcomeRecord)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _MAX_DUE_PER_STEP = 10_000
-_SLOT_CACHE_MAX = 1 << 18
+_SLOT_CACHE_MAX = 1 << 17  # entries (~150 bytes each)
+_DT_CACHE_MAX = 1 << 16  # entries (~140 bytes each)
 _ERROR_DETAIL_MAX = 500
 
 
@@ -247,6 +248,7 @@ class Interpreter:
         self._opt_in: dict[tuple[str, str], bool] = {}
         self._clock = clock or _wall_clock
         self._slot_cache: dict[tuple[Any, ...], int] = {}
+        self._dt_cache: dict[int, datetime] = {}
         self._strict = strict
         self._max_steps = g.max_steps
         self._visitors: dict[type, Callable[..., str | None]] = {
@@ -397,6 +399,17 @@ class Interpreter:
         step.wakeup = self._wakeup(s, now_ms)
         return step
 
+    def _when(self, value: int) -> datetime:
+        """`to_dt` for wake-up times, remembered: the adapter asks for a user's wake-up before each
+        step, and it is mostly the one the user's last step returned (bounded; cleared when full)."""
+        cache = self._dt_cache
+        dt = cache.get(value)
+        if dt is None:
+            if len(cache) >= _DT_CACHE_MAX:
+                cache.clear()
+            dt = cache[value] = to_dt(value)
+        return dt
+
     def _wakeup(self, s: UserState, now_ms: int) -> datetime | None:
         best: int | None = None
         if s.erased_at is None:
@@ -423,7 +436,7 @@ class Interpreter:
             expiry = expires_at(s, self._retention, self._once_only)
             if expiry is not None:
                 best = expiry
-        return to_dt(best) if best is not None else None
+        return self._when(best) if best is not None else None
 
     def _next_slot(self, s: UserState, cj: CompiledJourney) -> int | None:
         cursor = s.schedule.get(cj.id)
