@@ -10,7 +10,9 @@ Journey semantics live in `operators.core`; nothing here decides anything about 
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -36,6 +38,9 @@ from state import codec
 
 # The record between parsing and the journey operator: cheap to move across the key_by shuffle.
 PARSED_TYPE = Types.ROW_NAMED(["user_id", "ts", "raw"], [Types.STRING(), Types.LONG(), Types.STRING()])
+
+# Users whose record each journey subtask keeps a copy of (a tenth, the oldest, go when it is full).
+RECORD_CACHE_SIZE = 200_000
 
 REJECTED = OutputTag("rejected", Types.STRING())
 LATE = OutputTag("late", Types.STRING())  # RejectedEvent JSON, reason "late: …"
@@ -144,6 +149,11 @@ class _JourneyLogic:
         # Our codec's bytes; PICKLED_BYTE_ARRAY only wraps them (the primitive byte-array type is
         # converted element by element in thread mode, and fails on a missing value).
         self.user = runtime_context.get_state(ValueStateDescriptor("user", Types.PICKLED_BYTE_ARRAY()))
+        # The records this subtask last read or wrote, by user: only this subtask reads and writes a
+        # user's state, so the copy is exact, and a read through PyFlink's state crosses into the
+        # JVM (and RocksDB) each time: about as long as the journey step itself. The state stays
+        # the truth for checkpoints; a restarted subtask starts with an empty copy.
+        self.records: dict[str, bytes | None] = {}
         self.action_tags = {ch: f"{_ACTION}{ch}\t" for ch in self.program.channels}
         self.metrics = _Metrics(runtime_context)
 
@@ -159,6 +169,7 @@ class _JourneyLogic:
         raw = value[2]
         ts = value[1]
         self.metrics.events_in.inc()
+        self.metrics.maybe_flush()
         watermark = ctx.timer_service().current_watermark()
         if ts < watermark - self.program.allowed_lateness_ms:
             self.metrics.late.inc()
@@ -174,33 +185,53 @@ class _JourneyLogic:
             self.metrics.rejected.inc()
             yield _REJECTED + RejectedEvent.of(raw, f"field '{where}': {first['msg']}", value[0]).model_dump_json()
             return
-        stored = self.user.value()
+        stored = self._read(value[0])
         state = codec.decode(stored) if stored is not None else None
         before = self.interp.next_wakeup(state) if state is not None else None
         step = self.interp.on_event(state, event)
-        yield from self._apply(step, before, ctx)
+        yield from self._apply(step, before, ctx, value[0])
 
     def fire_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
         self.metrics.timers_fired.inc()
+        self.metrics.maybe_flush()
         self.metrics.pending -= 1
         until = self.program.until_ms
         if until is not None and timestamp > until:
             return
-        stored = self.user.value()
+        key = ctx.get_current_key()
+        stored = self._read(key)
         if stored is None:
             return
-        step = self.interp.on_timer(codec.decode(stored), ctx.get_current_key(), to_dt(timestamp))
+        step = self.interp.on_timer(codec.decode(stored), key, to_dt(timestamp))
         # The timer that just fired is gone; whatever the step wants next is registered anew.
-        yield from self._apply(step, None, ctx)
+        yield from self._apply(step, None, ctx, key)
+
+    def _read(self, key: str) -> bytes | None:
+        records = self.records
+        if key in records:
+            return records[key]
+        stored = self.user.value()
+        self._remember(key, stored)
+        return stored
+
+    def _remember(self, key: str, stored: bytes | None) -> None:
+        records = self.records
+        if len(records) >= RECORD_CACHE_SIZE and key not in records:
+            for old in list(itertools.islice(records, RECORD_CACHE_SIZE // 10)):
+                del records[old]
+        records[key] = stored
 
     # --- effects -----------------------------------------------------------------------------
 
-    def _apply(self, step: Any, before: datetime | None, ctx: Any) -> Iterator[Any]:
+    def _apply(self, step: Any, before: datetime | None, ctx: Any, key: str) -> Iterator[Any]:
         if step.changed:
             if step.state is None:
                 self.user.clear()
+                self._remember(key, None)
             else:
-                self.user.update(codec.encode(step.state))
+                encoded = codec.encode(step.state)
+                self.user.update(encoded)
+                self._remember(key, encoded)
         after = step.wakeup
         if after != before:
             timers = ctx.timer_service()
@@ -308,15 +339,42 @@ class PublishedJourneyFunction(_JourneyLogic, KeyedBroadcastProcessFunction):
         return True
 
 
+class _Batched:
+    """A Flink counter incremented in Python and handed to Flink in one call now and then: each
+    `inc` of a Flink counter crosses into the JVM (about 10 µs in thread mode), a few per event."""
+
+    __slots__ = ("counter", "n")
+
+    def __init__(self, counter: Any) -> None:
+        self.counter = counter
+        self.n = 0
+
+    def inc(self, n: int = 1) -> None:
+        self.n += n
+
+    def flush(self) -> None:
+        if self.n:
+            self.counter.inc(self.n)
+            self.n = 0
+
+
+FLUSH_EVERY_S = 1.0
+
+
 class _Metrics:
-    """Flink user metrics, per journey and channel, created on first use (visible in the web UI)."""
+    """Flink user metrics, per journey and channel, created on first use (visible in the web UI).
+
+    Per-event counters are batched (`_Batched`): they reach Flink within a second while events or
+    timers flow; the counts of the last second before a pause wait for the next event or timer."""
 
     def __init__(self, runtime_context: RuntimeContext) -> None:
         self.group = runtime_context.get_metrics_group().add_group("journeys")
-        self.events_in = self.group.counter("events_in")
-        self.late = self.group.counter("events_late")
-        self.rejected = self.group.counter("events_rejected")
-        self.timers_fired = self.group.counter("timers_fired")
+        self._batched: list[_Batched] = []
+        self._flushed = time.monotonic()
+        self.events_in = self._batch(self.group.counter("events_in"))
+        self.late = self._batch(self.group.counter("events_late"))
+        self.rejected = self._batch(self.group.counter("events_rejected"))
+        self.timers_fired = self._batch(self.group.counter("timers_fired"))
         self.plans_loaded = self.group.counter("plans_loaded")
         self.plans_rejected = self.group.counter("plans_rejected")
         # Timers set minus timers fired or deleted by this subtask since it started (Flink has no
@@ -325,13 +383,26 @@ class _Metrics:
         self.group.gauge("timers_pending", lambda: self.pending)
         self._counters: dict[tuple[str, ...], Any] = {}
 
+    def _batch(self, counter: Any) -> _Batched:
+        batched = _Batched(counter)
+        self._batched.append(batched)
+        return batched
+
+    def maybe_flush(self) -> None:
+        """Hand the batched counts to Flink if the last flush is a second old."""
+        now = time.monotonic()
+        if now - self._flushed >= FLUSH_EVERY_S:
+            self._flushed = now
+            for counter in self._batched:
+                counter.flush()
+
     def _counter(self, *path: str) -> Any:
         counter = self._counters.get(path)
         if counter is None:
             group = self.group
             for part in path[:-1]:
                 group = group.add_group(part)
-            counter = group.counter(path[-1])
+            counter = self._batch(group.counter(path[-1]))
             self._counters[path] = counter
         return counter
 
