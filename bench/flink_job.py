@@ -197,7 +197,8 @@ def run_mode(spec: dict[str, Any]) -> dict[str, Any]:
     bundle = runner.load_journeys([Path(p) for p in spec["journeys"]], Path(spec["templates"]))
     plan = publish(settings, bundle.journeys, bundle.templates, always=True).plan
     factory = (passthrough(spec["stats"], spec["expected"]) if spec["operator"] == "passthrough"
-               else timed_journeys(spec["stats"], spec["expected"], spec.get("profile", False)))
+               else timed_journeys(spec["stats"], spec["expected"], spec.get("profile", False),
+                                   spec.get("no_record_cache", False)))
     jobs.pipeline.build_journey_job = functools.partial(jobs.pipeline.build_journey_job, journey_operator=factory)
     holder: dict[str, Monitor] = {}
 

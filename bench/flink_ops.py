@@ -92,9 +92,13 @@ class _Timed:
     stats_path: str
     expected: int
     profile: bool
+    no_record_cache: bool
 
     def _open_stats(self) -> None:
         self.stats = Stats(self.stats_path, self.expected)
+        if getattr(self, "no_record_cache", False):
+            # Every read through Flink's state, as before the adapter kept a copy of the records.
+            self._read = lambda key: self.user.value()  # type: ignore[method-assign]
         self.profiler = cProfile.Profile() if self.profile else None
         self._dumped = 0.0
 
@@ -205,12 +209,16 @@ class PublishedPassThrough(KeyedBroadcastProcessFunction):
         return None
 
 
-def timed_journeys(stats_path: str, expected: int, profile: bool = False) -> Callable[[JourneyProgram, bool], Any]:
-    """A `journey_operator` factory: the journey functions with counters (and cProfile if `profile`)."""
+def timed_journeys(stats_path: str, expected: int, profile: bool = False,
+                   no_record_cache: bool = False) -> Callable[[JourneyProgram, bool], Any]:
+    """A `journey_operator` factory: the journey functions with counters (and cProfile if `profile`;
+    reading every record through Flink's state if `no_record_cache`)."""
 
     def make(program: JourneyProgram, published: bool) -> Any:
         cls = TimedPublishedJourneyFunction if published else TimedJourneyFunction
-        return cls(program, stats_path, expected, profile)
+        fn = cls(program, stats_path, expected, profile)
+        fn.no_record_cache = no_record_cache
+        return fn
 
     return make
 

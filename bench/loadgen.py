@@ -36,9 +36,13 @@ import argparse
 import heapq
 import json
 import multiprocessing as mp
+import os
 import queue
 import random
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -579,16 +583,71 @@ def write_file(config: LoadConfig, path: Path) -> dict[str, Any]:
 # --- Kafka --------------------------------------------------------------------------------------
 
 
+ROOT = Path(__file__).resolve().parent.parent
+KAFKA_JARS = ROOT / "flink-conf" / "jars" / "kafka"
+JAVA_SRC = ROOT / "bench" / "java" / "KafkaPerf.java"
+
+
 @dataclass(frozen=True)
 class KafkaTarget:
     """Where and how to produce: topic, pacing (`rate` events/s in all, None = as fast as possible),
-    `realtime` stamps each event with its send time (for latency measurements)."""
+    `realtime` stamps each event with its send time (for latency measurements). `client`: `java`
+    pipes the stream into the Java producer (`bench/java/KafkaPerf.java`, the broker's own client
+    jars: as fast as the broker takes them), `python` sends with kafka-python from `producers`
+    processes, `auto` picks Java for unpaced streams when a JDK is there."""
 
     bootstrap_servers: str
     topic: str
     rate: float | None = None
     realtime: bool = False
     producers: int = 1
+    client: str = "auto"
+
+
+def java_classpath(folder: Path | None = None) -> str:
+    """Compile the Java producer into `folder` (once) and return the classpath to run it."""
+    folder = folder or Path(tempfile.gettempdir()) / "journeys-kafkaperf"
+    compiled = folder / "KafkaPerf.class"
+    if not compiled.exists() or compiled.stat().st_mtime < JAVA_SRC.stat().st_mtime:
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["javac", "-d", str(folder), "-cp", f"{KAFKA_JARS}/*", str(JAVA_SRC)], check=True,
+                       capture_output=True)
+    return f"{KAFKA_JARS}/*{os.pathsep}{folder}"
+
+
+def java_available() -> bool:
+    """Whether the Java producer can be built and run here (a JDK and the broker's jars)."""
+    return bool(shutil.which("javac") and shutil.which("java") and any(KAFKA_JARS.glob("kafka-clients-*.jar")))
+
+
+def write_kafka_java(config: LoadConfig, target: KafkaTarget) -> dict[str, Any]:
+    """The stream through a pipe into the Java producer (keys and partitions as kafka-python's)."""
+    cp = java_classpath()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(["java", "-Xmx512m", "-cp", cp, "KafkaPerf", "pipe", target.bootstrap_servers,
+                             target.topic], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    buf: list[str] = []
+    n = 0
+    for _, line in LoadGenerator(config).records():
+        buf.append(line)
+        if len(buf) == 4096:
+            proc.stdin.write(("\n".join(buf) + "\n").encode())
+            n += len(buf)
+            buf.clear()
+    if buf:
+        proc.stdin.write(("\n".join(buf) + "\n").encode())
+        n += len(buf)
+    proc.stdin.close()
+    out = proc.stdout.read().decode()
+    if proc.wait() != 0:
+        raise RuntimeError(f"the Java producer failed (exit {proc.returncode})")
+    seconds = time.perf_counter() - t0
+    sent = json.loads(out.strip().splitlines()[-1])["records"]
+    if sent != n:
+        raise RuntimeError(f"the Java producer sent {sent} of {n} events")
+    return {"events": n, "seconds": seconds, "events_per_s": n / seconds if seconds else 0.0, "producers": 1,
+            "client": "java", "rate_target": None}
 
 
 def _producer(bootstrap: str) -> Any:
@@ -650,9 +709,16 @@ def _restamp(line: str, now: float) -> str:
 
 
 def write_kafka(config: LoadConfig, target: KafkaTarget) -> dict[str, Any]:
-    """Produce the stream to Kafka (key = user_id, the default partitioner's partition) from
-    `target.producers` processes, each sending a disjoint set of users (so each user's events
-    stay in order); returns counts and the rate."""
+    """Produce the stream to Kafka (key = user_id, the default partitioner's partition): through
+    the Java producer, or from `target.producers` kafka-python processes, each sending a
+    disjoint set of users (so each user's events stay in order); returns counts and the rate."""
+    client = target.client
+    if client == "auto":
+        client = "java" if target.rate is None and java_available() else "python"
+    if client == "java":
+        if target.rate is not None:
+            raise ValueError("the Java producer does not pace; use client='python' with a rate")
+        return write_kafka_java(config, target)
     ctx = mp.get_context("fork")
     out = ctx.Queue()
     procs = [ctx.Process(target=_produce_share, args=(config, target, i, out)) for i in range(target.producers)]
@@ -674,7 +740,7 @@ def write_kafka(config: LoadConfig, target: KafkaTarget) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     n = sum(p["events"] for p in parts)
     return {"events": n, "seconds": seconds, "events_per_s": n / seconds if seconds else 0.0,
-            "producers": target.producers, "rate_target": target.rate}
+            "producers": target.producers, "client": "python", "rate_target": target.rate}
 
 
 def type_counts(config: LoadConfig) -> dict[str, int]:
@@ -704,7 +770,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, help="JSON-lines file to write")
     ap.add_argument("--kafka", metavar="TOPIC", help="topic to produce to (settings' bootstrap servers)")
     ap.add_argument("--rate", type=float, default=None, help="events/s in all (default: as fast as possible)")
-    ap.add_argument("--producers", type=int, default=1, help="producer processes")
+    ap.add_argument("--producers", type=int, default=1, help="kafka-python producer processes")
+    ap.add_argument("--client", choices=("auto", "java", "python"), default="auto",
+                    help="Kafka client: the Java producer through a pipe, or kafka-python")
     ap.add_argument("--realtime", action="store_true", help="stamp each event with its send time (needs --rate)")
     ap.add_argument("--counts", action="store_true", help="print events per type and the relevant share")
     args = ap.parse_args(argv)
@@ -727,9 +795,9 @@ def main(argv: list[str] | None = None) -> None:
         settings = Settings.load()
         topic = settings.kafka.topic_prefix + args.kafka
         res = write_kafka(config, KafkaTarget(settings.kafka.bootstrap_servers, topic, args.rate, args.realtime,
-                                              args.producers))
+                                              args.producers, args.client))
         print(f"produced {res['events']:,} events to {topic} in {res['seconds']:.2f}s: "
-              f"{res['events_per_s']:,.0f} events/s ({args.producers} producer process(es))")
+              f"{res['events_per_s']:,.0f} events/s ({res['client']} client)")
     if not (args.out or args.kafka or args.counts):
         ap.error("give --out FILE, --kafka TOPIC or --counts")
 

@@ -60,8 +60,11 @@ def table(res: dict[str, Any]) -> str:
     rows = [
         ("a. Kafka produce, Java client", _n(_get(ph, "a", "java_produce", "events_per_s"), " ev/s"), "", ""),
         ("a. Kafka consume, Java client", _n(_get(ph, "a", "java_consume", "events_per_s"), " ev/s"), "", ""),
-        ("a. Kafka produce, `bench.loadgen` (2 processes)",
+        ("a. Kafka produce, `bench.loadgen` into the Java producer",
+         _n(_get(ph, "a", "loadgen_java_produce", "events_per_s"), " ev/s"), "", ""),
+        ("a. Kafka produce, `bench.loadgen` with kafka-python (2 processes)",
          _n(_get(ph, "a", "python_produce_2p", "events_per_s"), " ev/s"), "", ""),
+        ("a. Kafka consume, kafka-python", _n(_get(ph, "a", "python_consume", "events_per_s"), " ev/s"), "", ""),
         ("a. load generator to a file", _n(_get(ph, "a", "loadgen_file", "events_per_s"), " ev/s"), "≥ 200,000",
          _check(None if _get(ph, "a", "loadgen_file", "events_per_s") is None
                 else _get(ph, "a", "loadgen_file", "events_per_s") >= 200_000)),

@@ -1,7 +1,11 @@
 // Raw Kafka throughput with the Java client (the client Flink's Kafka connector uses).
 //   java -cp 'flink-conf/jars/kafka/*:DIR' KafkaPerf produce BOOTSTRAP TOPIC FILE COUNT
 //   java -cp 'flink-conf/jars/kafka/*:DIR' KafkaPerf consume BOOTSTRAP TOPIC COUNT
-// Prints one JSON line: {"records": N, "bytes": B, "seconds": S}.
+//   java -cp 'flink-conf/jars/kafka/*:DIR' KafkaPerf pipe BOOTSTRAP TOPIC < events.jsonl
+// Prints one JSON line: {"records": N, "bytes": B, "seconds": S}. `pipe` sends each line of its
+// standard input as it comes (bench.loadgen writes into it), keyed by the event's user_id.
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Paths;
@@ -22,18 +26,11 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 public class KafkaPerf {
     public static void main(String[] args) throws Exception {
         if (args[0].equals("produce")) produce(args[1], args[2], args[3], Long.parseLong(args[4]));
+        else if (args[0].equals("pipe")) pipe(args[1], args[2]);
         else consume(args[1], args[2], Long.parseLong(args[3]));
     }
 
-    static void produce(String bootstrap, String topic, String file, long count) throws Exception {
-        List<byte[]> keys = new ArrayList<>();
-        List<byte[]> values = new ArrayList<>();
-        for (String line : Files.readAllLines(Paths.get(file), StandardCharsets.UTF_8)) {
-            if (values.size() >= count) break;
-            int i = line.indexOf("\"user_id\":\"") + 11;
-            keys.add(line.substring(i, line.indexOf('"', i)).getBytes(StandardCharsets.UTF_8));
-            values.add(line.getBytes(StandardCharsets.UTF_8));
-        }
+    static Properties producerProps(String bootstrap) {
         Properties p = new Properties();
         p.put("bootstrap.servers", bootstrap);
         p.put("acks", "1");
@@ -42,9 +39,44 @@ public class KafkaPerf {
         p.put("buffer.memory", String.valueOf(256L * 1024 * 1024));
         p.put("key.serializer", ByteArraySerializer.class.getName());
         p.put("value.serializer", ByteArraySerializer.class.getName());
+        return p;
+    }
+
+    static byte[] key(String line) {
+        int i = line.indexOf("\"user_id\":\"") + 11;
+        return line.substring(i, line.indexOf('"', i)).getBytes(StandardCharsets.UTF_8);
+    }
+
+    static void pipe(String bootstrap, String topic) throws Exception {
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8), 1 << 20);
+        long n = 0, bytes = 0;
+        long t0 = System.nanoTime();
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerProps(bootstrap))) {
+            String line;
+            while ((line = in.readLine()) != null) {
+                if (line.isEmpty()) continue;
+                byte[] value = line.getBytes(StandardCharsets.UTF_8);
+                producer.send(new ProducerRecord<>(topic, key(line), value));
+                n++;
+                bytes += value.length;
+            }
+            producer.flush();
+        }
+        double s = (System.nanoTime() - t0) / 1e9;
+        System.out.println("{\"records\": " + n + ", \"bytes\": " + bytes + ", \"seconds\": " + s + "}");
+    }
+
+    static void produce(String bootstrap, String topic, String file, long count) throws Exception {
+        List<byte[]> keys = new ArrayList<>();
+        List<byte[]> values = new ArrayList<>();
+        for (String line : Files.readAllLines(Paths.get(file), StandardCharsets.UTF_8)) {
+            if (values.size() >= count) break;
+            keys.add(key(line));
+            values.add(line.getBytes(StandardCharsets.UTF_8));
+        }
         long bytes = 0;
         long t0 = System.nanoTime();
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerProps(bootstrap))) {
             for (int i = 0; i < values.size(); i++) {
                 producer.send(new ProducerRecord<>(topic, keys.get(i), values.get(i)));
                 bytes += values.get(i).length;
