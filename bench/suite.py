@@ -59,8 +59,8 @@ KAFKA_JARS = PROJECT_ROOT / "flink-conf" / "jars" / "kafka"
 
 # Sizes of a full run (about 20 minutes here) and of `--quick` (a smoke run of the harness).
 SIZES = {
-    "full": {"users": 100_000, "c100": 120_000, "c10": 600_000, "raw": 1_000_000, "py_produce": 300_000,
-             "simulate": 60_000, "profile": 40_000, "d_seconds": 30, "e_seconds": 60, "scale_users": 200_000,
+    "full": {"users": 100_000, "c100": 120_000, "c10": 500_000, "raw": 1_000_000, "py_produce": 300_000,
+             "simulate": 60_000, "profile": 40_000, "d_seconds": 30, "e_seconds": 60, "scale_users": 150_000,
              "c_timeout": 240, "scale_timeout": 400},
     "quick": {"users": 5_000, "c100": 20_000, "c10": 100_000, "raw": 100_000, "py_produce": 50_000,
               "simulate": 10_000, "profile": 10_000, "d_seconds": 10, "e_seconds": 20, "scale_users": 20_000,
@@ -359,7 +359,7 @@ def phase_a(bench: Bench) -> None:
     bench.log(f"java produce: {out['java_produce']['events_per_s']:,.0f} events/s")
     out["java_consume"] = java("consume", bootstrap, topic, str(size["raw"]))
     bench.log(f"java consume: {out['java_consume']['events_per_s']:,.0f} events/s")
-    out["python_consume"] = python_consume(bootstrap, topic, size["raw"])
+    out["python_consume"] = python_consume(bootstrap, topic, size["py_produce"])
     bench.log(f"kafka-python consume: {out['python_consume']['events_per_s']:,.0f} events/s")
     prefix2 = bench.prefix("rawpy")
     cfg = LoadConfig(users=size["users"], events=size["py_produce"], seed=12)
