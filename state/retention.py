@@ -38,7 +38,27 @@ def prune(state: UserState, now_ms: int, retention: Retention, counter_keys: Con
     """Drop what no longer matters at `now_ms` (in place). `counter_keys`: counters still read;
     a mapping of counter key to window (ms) saves parsing each key."""
     counters = state.counters
-    if counters and _counters_to_prune(counters, now_ms, counter_keys):
+    if counters:
+        # The common case is that nothing goes: every counter is still read and its oldest bucket
+        # still overlaps its window. Only otherwise is the map rebuilt (the loop's `break`).
+        windows = counter_keys if type(counter_keys) is dict else None
+        for key, buckets in counters.items():
+            if windows is not None:
+                window = windows.get(key)
+                if window is None:
+                    break
+            else:
+                if counter_keys is not None and key not in counter_keys:
+                    break
+                window = ctr.parse_counter_key(key)[1]
+            width = window // _PER_WINDOW  # ctr.bucket_width, inline
+            if width < _MIN_WIDTH:
+                width = _MIN_WIDTH
+            if not buckets or buckets[0] < (now_ms - window) // width:
+                break
+        else:
+            counters = None
+    if counters:
         kept: dict[str, list[int]] = {}
         for key, buckets in counters.items():
             if counter_keys is not None and key not in counter_keys:
@@ -57,39 +77,17 @@ def prune(state: UserState, now_ms: int, retention: Retention, counter_keys: Con
             if not f.due and f.expires <= now_ms:
                 state.fallbacks = [f for f in state.fallbacks if f.due or f.expires > now_ms]
                 break
-    if state.seen:
-        seen = state.seen
-        limit = 2 * retention.seen_max
-        if len(seen) > limit:
-            seen = seen[-limit:]
+    seen = state.seen
+    if seen:
+        excess = len(seen) - 2 * retention.seen_max
+        if excess > 0:
+            del seen[:excess]  # in place: the oldest ids go
         horizon_s = (now_ms - retention.seen_horizon_ms) // 1000
         if seen and seen[1] < horizon_s:
             start = 0
             while start < len(seen) and seen[start + 1] < horizon_s:
                 start += 2
-            seen = seen[start:]
-        state.seen = seen
-
-
-def _counters_to_prune(counters: dict[str, list[int]], now_ms: int, counter_keys: Container[str] | None) -> bool:
-    # The common case is that nothing goes: every counter is still read and its oldest bucket
-    # still overlaps its window. Only then is the whole map rebuilt.
-    windows = counter_keys if type(counter_keys) is dict else None
-    for key, buckets in counters.items():
-        if windows is not None:
-            window = windows.get(key)
-            if window is None:
-                return True
-        else:
-            if counter_keys is not None and key not in counter_keys:
-                return True
-            window = ctr.parse_counter_key(key)[1]
-        width = window // _PER_WINDOW  # ctr.bucket_width, inline
-        if width < _MIN_WIDTH:
-            width = _MIN_WIDTH
-        if not buckets or buckets[0] < (now_ms - window) // width:
-            return True
-    return False
+            del seen[:start]
 
 
 _PER_WINDOW = ctr.BUCKETS_PER_WINDOW
