@@ -571,6 +571,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     perf = time.perf_counter_ns
     validate = Event.model_validate_json
     parts: Counter[str] = Counter()
+    per_type: dict[str, list[int]] = {}  # type -> [steps, interpreter ns, baseline ns]
     sampled: list[bytes] = []
     measuring = [False]
     if args.breakdown:
@@ -639,6 +640,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 profiler.disable()
             if measured:
                 timer_ns.append(dt)
+                per = per_type.get("(timer)")
+                if per is None:
+                    per = per_type["(timer)"] = [0, 0, 0]
+                per[0] += 1
+                per[1] += dt
             record(step, due, measured)
 
     # The generated events are the bench's own data, not the operator's: keep the collector from
@@ -713,6 +719,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             parse_ns.append(dt_parse)
             interp_ns.append(dt_interp)
             base_ns.append(dt_base)
+            per = per_type.get(etype)
+            if per is None:
+                per = per_type[etype] = [0, 0, 0]
+            per[0] += 1
+            per[1] += dt_interp
+            per[2] += dt_base
             read_bytes += len(stored) if stored is not None else 0
             if args.dump_states and stored is not None and counts["events"] % 7 == 0:
                 sampled.append(stored)
@@ -748,6 +760,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "actions": n_actions,
         "outcomes": n_outcomes,
         "events_by_type": dict(sorted(by_type.items())),
+        "by_type_measured": {
+            t: {
+                "steps": n,
+                "interpreter_us": i_ns / n / 1000,
+                "baseline_us": b_ns / n / 1000 if b_ns else None,
+                "share_of_interpreter_time": i_ns / interp_total if interp_total else None,
+            }
+            for t, (n, i_ns, b_ns) in sorted(per_type.items(), key=lambda kv: -kv[1][1])
+        },
         "interpreter": {
             "events_per_s": rate(interp_total),
             "us_per_event": per_event(interp_total),
@@ -868,6 +889,9 @@ def main(argv: list[str] | None = None) -> int:
     sb = f["state_bytes"]
     print(f"state bytes: avg {sb['avg']:.0f}, max {sb['max']}, avg read per event {sb['avg_read_per_event']:.0f}"
           f" over {sb['users_with_state']:,} users; wall {f['wall_s']:.0f} s, peak RSS {f['peak_rss_mb']:.0f} MB")
+    print("by type (steps, µs interpreter / baseline, share of interpreter time): " + "; ".join(
+        f"{t} {v['steps']:,} {v['interpreter_us']:.1f}/{v['baseline_us'] or 0:.1f} {v['share_of_interpreter_time']:.0%}"
+        for t, v in list(f["by_type_measured"].items())[:8]))
     if f["breakdown_us_per_event"]:
         print("breakdown (µs per measured event): "
               + ", ".join(f"{k} {v:.1f}" for k, v in f["breakdown_us_per_event"].items()))
