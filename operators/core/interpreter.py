@@ -300,17 +300,17 @@ class Interpreter:
     def on_event(self, state: UserState | None, event: Event) -> Step:
         """Process one event for `event.user_id`. Takes ownership of `state` (mutated in place)."""
         s = state if state is not None else UserState()
-        r = _Run(s, event.user_id, event)
         ts = to_ms(event.ts)
+        etype = event.type
         if s.erased_at is not None:
-            return self._unchanged(r, ts)
-        if event.type not in self.relevant_event_types and not event.traits and (
+            return self._unchanged_state(s, ts)
+        if etype not in self.relevant_event_types and not event.traits and (
             not event.context.tz or event.context.tz == s.tz
         ):
             # Nothing here can change: no journey, counter or guardrail reads this type, and it
             # brings no traits. Not even remembered (a repeat changes nothing either); deadlines
             # that passed are left to their timer, which gives the same result.
-            return self._unchanged(r, ts)
+            return self._unchanged_state(s, ts)
         digest = event_id_digest(event.event_id)
         seen = s.seen
         # Only ids seen within the horizon (in event time) count, whether or not pruning has
@@ -319,32 +319,46 @@ class Interpreter:
             oldest = (ts - self._retention.seen_horizon_ms) // 1000
             for i in range(0, len(seen), 2):
                 if seen[i] == digest and seen[i + 1] > oldest:
-                    return self._unchanged(r, ts)
+                    return self._unchanged_state(s, ts)
         seen.append(digest)
         seen.append(ts // 1000)
         if ts > s.last_seen:
             s.last_seen = ts
 
+        # The run (records, instances that end) is set up only when something can happen beyond
+        # absorbing the event: most events only count, remember their id and maybe bring traits.
+        r: _Run | None = None
         # Deadlines up to this event's time run as their timers would have: not caused by it. Ties
         # included, since the watermark may already have fired a timer due at exactly `ts`.
         if self._any_due(s, ts):
+            r = _Run(s, event.user_id, event)
             r.event_id = None
             self._process_due(r, ts, inclusive=True)
             r.event_id = event.event_id
-        etype = event.type
         if etype == USER_DELETED:
+            if r is None:
+                r = _Run(s, event.user_id, event)
             self._erase(r, ts)
             return self._finish(r, ts)
-        self._absorb(r, event, ts)
+        self._absorb(s, event, ts)
         if etype in DELIVERY_FAILURES:
+            if r is None:
+                r = _Run(s, event.user_id, event)
             self._on_delivery_failure(r, event, ts)
         if s.instances and (etype in self._react_types or self._any_unknown_version(s)):
+            if r is None:
+                r = _Run(s, event.user_id, event)
             self._react(r, event, ts)
         if etype in self._entries_by_type:
+            if r is None:
+                r = _Run(s, event.user_id, event)
             self._enter(r, event, ts)
         for cj in self._schedules:
             if cj.id not in s.schedule:
                 s.schedule[cj.id] = ts
+        if r is None:
+            prune(s, ts, self._retention, self._counter_keys)
+            return Step(s, True, [], [], [], None, self._wakeup(s, ts))
         return self._finish(r, ts)
 
     def on_timer(self, state: UserState | None, user_id: str, now: datetime) -> Step:
@@ -383,6 +397,9 @@ class Interpreter:
         return self._wakeup(state, to_ms(now) if now is not None else state.last_seen)
 
     # --- steps ------------------------------------------------------------------------------
+
+    def _unchanged_state(self, s: UserState, now_ms: int) -> Step:
+        return Step(s, False, [], [], [], None, self._wakeup(s, now_ms))
 
     def _unchanged(self, r: _Run, now_ms: int) -> Step:
         r.step.wakeup = self._wakeup(r.state, now_ms)
@@ -532,8 +549,7 @@ class Interpreter:
 
     # --- absorbing an event -----------------------------------------------------------------
 
-    def _absorb(self, r: _Run, event: Event, ts: int) -> None:
-        s = r.state
+    def _absorb(self, s: UserState, event: Event, ts: int) -> None:
         traits = event.traits
         if traits:
             profile = s.profile
