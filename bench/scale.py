@@ -112,7 +112,8 @@ def phase_f(bench: Any) -> None:
     # hours ahead) takes over; a checkpoint (every 10 s) completes before that. With event time
     # fixed, the jump event makes them due instead.
     env = bench.child_env(prefix, "f-scale", idle_timeout_ms=IDLE_MS)
-    res = bench.flink("f-scale", {"mode": "run", "operator": "journeys", "expected": n,
+    no_copy = bool(getattr(bench.args, "f_no_record_cache", False))
+    res = bench.flink("f-scale", {"mode": "run", "operator": "journeys", "expected": n, "no_record_cache": no_copy,
                                   "scale": {"jump_to_ms": int(jump.timestamp() * 1000), "timers": n,
                                             "timeout_s": bench.size["scale_timeout"]}},
                       env, bench.size["c_timeout"] + bench.size["scale_timeout"] + 600)
@@ -141,7 +142,8 @@ def phase_f(bench: Any) -> None:
         "drain_timed_out": bool(res.get("timed_out")),
         "settings": {"span": str(SPAN), "journey": "cart-abandonment (library, all eight journeys active)",
                      "state_backend": "rocksdb (incremental)", "idle_timeout_ms": IDLE_MS,
-                     "python_state_cache": bench.settings.flink.state_cache_size},
+                     "python_state_cache": bench.settings.flink.state_cache_size,
+                     "adapter_record_copy": not no_copy},
     }
     if n < 1_000_000 and out["state_bytes_per_user"]:
         out["extrapolated_1m"] = {
