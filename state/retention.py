@@ -38,10 +38,10 @@ def prune(state: UserState, now_ms: int, retention: Retention, counter_keys: Con
     """Drop what no longer matters at `now_ms` (in place). `counter_keys`: counters still read;
     a mapping of counter key to window (ms) saves parsing each key."""
     counters = state.counters
+    windows = counter_keys if type(counter_keys) is dict else None
     if counters:
         # The common case is that nothing goes: every counter is still read and its oldest bucket
         # still overlaps its window. Only otherwise is the map rebuilt (the loop's `break`).
-        windows = counter_keys if type(counter_keys) is dict else None
         for key, buckets in counters.items():
             if windows is not None:
                 window = windows.get(key)
@@ -63,7 +63,7 @@ def prune(state: UserState, now_ms: int, retention: Retention, counter_keys: Con
         for key, buckets in counters.items():
             if counter_keys is not None and key not in counter_keys:
                 continue
-            _, window = ctr.parse_counter_key(key)
+            window = windows[key] if windows is not None else ctr.parse_counter_key(key)[1]
             buckets = ctr.prune(buckets, now_ms, window)
             if buckets:
                 kept[key] = buckets
