@@ -847,6 +847,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "days": args.days,
             "warmup_hours": args.warmup_hours,
             "seed": args.seed,
+            "note": args.note,
             "start": START.isoformat(),
             "journeys_source": source,
             "journeys": [f"{j.id}:{j.version}" for j in journeys],
@@ -880,6 +881,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", metavar="FILE", help="cProfile the interpreter steps (measured part) into FILE")
     p.add_argument("--breakdown", action="store_true",
                    help="also time decode / next_wakeup / on_event / on_timer / encode apart (adds overhead)")
+    p.add_argument("--note", help="free text stored with the results (e.g. which code revision ran)")
     p.add_argument("--no-write", action="store_true", help="print the figures, write no JSON")
     p.add_argument("--dump-states", metavar="FILE",
                    help="write a sample of the records read by measured events, one a line")
