@@ -56,6 +56,19 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"count": len(v), "p50_ms": p(50), "p95_ms": p(95), "p99_ms": p(99), "max_ms": round(v[-1] * 1000, 1)}
 
 
+def per_second(rows: list[tuple[float, float, float]], t0: float) -> list[list[float]]:
+    """[second since the start, actions, p50 ms, max ms] by the second the triggering event was sent:
+    stalls (checkpoints, pauses, neighbours taking the CPU) show as runs of high maxima."""
+    by: dict[int, list[float]] = {}
+    for received, ts, _ in rows:
+        by.setdefault(int(ts - t0), []).append(received - ts)
+    out = []
+    for sec in sorted(by):
+        v = sorted(by[sec])
+        out.append([sec, len(v), round(v[len(v) // 2] * 1000, 1), round(v[-1] * 1000, 1)])
+    return out
+
+
 def wait_running(port: int, timeout: float) -> None:
     """Until the job on the mini-cluster at `port` reports RUNNING with every task running."""
     import urllib.request
@@ -78,9 +91,10 @@ def phase_e(bench: Any) -> None:
     import threading
 
     c100 = bench.results["phases"].get("c", {}).get("c100", {}).get("ingested_events_per_s")
-    if not c100:
-        raise RuntimeError("phase e needs c's 100%-relevant rate (phase bc)")
-    rate = round(c100 / 2, 1)
+    given = getattr(bench.args, "e_rate", None)
+    if not c100 and not given:
+        raise RuntimeError("phase e needs c's 100%-relevant rate (phase bc) or --e-rate")
+    rate = round(given or c100 / 2, 1)
     seconds = bench.size["e_seconds"]
     seconds += WARMUP_S
     events = int(rate * seconds)
@@ -119,6 +133,7 @@ def phase_e(bench: Any) -> None:
         "event_to_emitted": percentiles([r[2] - r[1] for r in measured]),
         "emitted_to_readable": percentiles([r[0] - r[2] for r in measured]),
         "job": {k: v for k, v in result.get("ingest", {}).items() if k in ("elements", "timers", "actions", "late")},
+        "per_second": per_second(measured, t_start),
     }
     bench.results["phases"]["e"] = out
     p = out["event_to_readable"]

@@ -571,6 +571,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--scale-users", type=int, default=None)
     ap.add_argument("--no-profile", action="store_true", help="skip the profiled journeys run")
     ap.add_argument("--keep", action="store_true", help="keep this run's topics and files")
+    ap.add_argument("--e-rate", type=float, default=None, help="e's rate (default: half of c's at 100%% relevant)")
     ap.add_argument("--f-no-record-cache", action="store_true",
                     help="f reads every record through Flink's state (to compare with the adapter's copy)")
     ap.add_argument("--no-watermark-fix", action="store_true",
