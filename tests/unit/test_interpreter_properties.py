@@ -188,12 +188,14 @@ def run(stream: list[tuple[int, str, str, int]], *, fire_timers_first: bool = Fa
             memory.append((event.event_id, ts_s))
             del memory[:-32]
         step = h.send(event)
-        # Deadlines that passed before the event were decided before it: judge them by the old model.
-        inspect([a for a in step.actions if a.ts < event.ts], models)
+        # Deadlines at or before the event (ties included: a deadline at the event's own time goes
+        # first, as its timer would) were decided before it: judge them by the old model.
+        caught_up = [a for a in step.actions if a.trigger_event_id != event.event_id]
+        inspect(caught_up, models)
         model = models[user]
         if not duplicate and not model.erased:
             apply_to_model(model, event)
-        inspect([a for a in step.actions if a.ts >= event.ts], models)
+        inspect([a for a in step.actions if a.trigger_event_id == event.event_id], models)
         history.append(event)
     before = len(h.actions)
     h.advance(now + timedelta(days=3))
