@@ -711,7 +711,11 @@ def _restamp(line: str, now: float) -> str:
 def write_kafka(config: LoadConfig, target: KafkaTarget) -> dict[str, Any]:
     """Produce the stream to Kafka (key = user_id, the default partitioner's partition): through
     the Java producer, or from `target.producers` kafka-python processes, each sending a
-    disjoint set of users (so each user's events stay in order); returns counts and the rate."""
+    disjoint set of users; returns counts and the rate.
+
+    Several processes keep each user's events in order but not the stream's: a reader that
+    stamps event time as it reads (the journeys job) sees the slower process's events as late.
+    The Java producer is one writer: the topic holds the stream in time order per partition."""
     client = target.client
     if client == "auto":
         client = "java" if target.rate is None and java_available() else "python"
