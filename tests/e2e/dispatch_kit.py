@@ -117,6 +117,18 @@ class DispatchEnv:
     def environ(self, **extra: str) -> dict[str, str]:
         """The environment of a worker process with these settings."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("JOURNEYS_")}
+        # Where the services are comes from this run's settings (they may be on other ports).
+        s = self.settings
+        env.update(
+            {
+                "JOURNEYS_HOME": str(s.home),
+                "JOURNEYS_KAFKA__BOOTSTRAP_SERVERS": s.kafka.bootstrap_servers,
+                "JOURNEYS_REDIS__HOST": s.redis.host,
+                "JOURNEYS_REDIS__PORT": str(s.redis.port),
+                "JOURNEYS_SMTP__HOST": s.smtp.host,
+                "JOURNEYS_SMTP__PORT": str(s.smtp.port),
+            }
+        )
         flat: dict[str, str] = {}
         for section, value in self.overrides.items():
             _flatten(f"JOURNEYS_{section.upper()}", value, flat)
