@@ -39,25 +39,37 @@ def test_kill_9_and_restart_gives_the_uninterrupted_actions(
 ) -> None:
     prefix = f"t{uuid.uuid4().hex[:8]}."
     with running_job(settings, tmp_path, prefix, [JOURNEY], TEMPLATES) as (job, topics):
-        first_half = _signups(0, USERS // 2, datetime.now(UTC))
-        topics.send_events(first_half)
+        early = _signups(0, USERS // 4, datetime.now(UTC))
+        topics.send_events(early)
         job.start()
         consumer = topics.consumer("actions.in_app", "outcomes")
         rows: list[dict] = []
 
-        # Kill once a checkpoint exists and users are mid-wait (greeted, follow-up pending).
-        def mid_stream(rs: list[dict]) -> bool:
-            hello = sum(1 for r in rs if r.get("node_id") == "hello" and r["_topic"] == "actions.in_app")
-            return bool(job.checkpoints()) and hello >= 50
+        def hellos(rs: list[dict], first: int, last: int) -> int:
+            wanted = {f"u{i}" for i in range(first, last)}
+            return sum(1 for r in rs if r["_topic"] == "actions.in_app" and r["node_id"] == "hello"
+                       and r["user_id"] in wanted)
 
-        topics.read_until(consumer, mid_stream, timeout=60, rows=rows)
+        # Once the job checkpoints, a second group is greeted; the kill comes at the first
+        # checkpoint after that, so the checkpoint holds users in the middle of their 30 s wait.
+        topics.read_until(consumer, lambda rs: bool(job.checkpoints()) and hellos(rs, 0, USERS // 4) > 0,
+                          timeout=120, rows=rows)
         assert job.checkpoints(), f"no checkpoint was taken:\n{job.log.read_text()[-2000:]}"
+        middle = _signups(USERS // 4, USERS // 2, datetime.now(UTC))
+        topics.send_events(middle)
+        topics.read_until(consumer, lambda rs: hellos(rs, USERS // 4, USERS // 2) >= USERS // 4, timeout=60, rows=rows)
+        greeted = set(job.checkpoints())
+        deadline = time.monotonic() + 20
+        while set(job.checkpoints()) <= greeted and time.monotonic() < deadline:
+            time.sleep(0.05)
         job.kill_hard()
+        topics.read_until(consumer, lambda rs: False, timeout=1, rows=rows)
         seen_before_kill = {r["action_id"] for r in rows if r["_topic"] == "actions.in_app"}
-        assert len(seen_before_kill) < 2 * USERS // 2, "the kill came after everything was done"
+        waiting = {f"slow:1:u{i}:again:1" for i in range(USERS // 4, USERS // 2)} - seen_before_kill
+        assert waiting, "the kill came after everything was done"
 
-        second_half = _signups(USERS // 2, USERS, datetime.now(UTC))
-        topics.send_events(second_half)
+        late = _signups(USERS // 2, USERS, datetime.now(UTC))
+        topics.send_events(late)
         job.start()
         assert "resumed from" in job.output()
 
@@ -69,7 +81,7 @@ def test_kill_9_and_restart_gives_the_uninterrupted_actions(
         topics.read_until(consumer, lambda rs: False, timeout=1, rows=rows)
 
     plan = load_plan([JOURNEY], TEMPLATES)
-    events = [Event.model_validate(e) for e in first_half + second_half]
+    events = [Event.model_validate(e) for e in early + middle + late]
     expected = replay(Interpreter.from_plan(plan, settings.guardrails), events)
     expected_ids = {a.action_id for a in expected.actions}
     assert len(expected_ids) == 2 * USERS
@@ -80,4 +92,5 @@ def test_kill_9_and_restart_gives_the_uninterrupted_actions(
     exited = {o["user_id"] for o in outcomes if o["kind"] == "exited"}
     assert entered == exited == {f"u{i}" for i in range(USERS)}
     duplicates = sum(1 for r in rows if r["_topic"] == "actions.in_app") - len(expected_ids)
-    print(f"{len(seen_before_kill)} actions before the kill; {duplicates} replayed duplicates (dispatchers dedupe)")
+    print(f"{len(seen_before_kill)} actions before the kill, {len(waiting)} users mid-wait at the kill; "
+          f"{duplicates} replayed duplicates (dispatchers dedupe)")
