@@ -140,10 +140,13 @@ def build_journey_job(
     parsed = raw.process(ParseEvents(max_future_ms), output_type=PARSED_TYPE).uid("parse-events").name(
         "parse events"
     )
+    # The timestamp assigner goes last: PyFlink's `with_idleness` returns a new strategy without
+    # it, and the events then carry no event time: their watermark stayed at its minimum while
+    # they flowed, so timers fired only once the input went idle for `idle_timeout_ms`.
     strategy = (
         WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(time.out_of_orderness_ms))
-        .with_timestamp_assigner(EventTimeOfRow())
         .with_idleness(Duration.of_millis(time.idle_timeout_ms))
+        .with_timestamp_assigner(EventTimeOfRow())
     )
     timed = parsed.assign_timestamps_and_watermarks(strategy).uid("event-time").name("event time")
 
