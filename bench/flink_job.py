@@ -169,10 +169,10 @@ class Monitor:
 def keep_assigner_on_idleness() -> None:
     """Make PyFlink's `WatermarkStrategy.with_idleness` keep the Python timestamp assigner.
 
-    It returns a new strategy without it, so `jobs.pipeline` (assigner, then idleness) stamps no
-    event time and the events' watermark stays at its minimum while events flow: timers fire only
-    once the input goes idle. Specs with `watermark_fix` measure the job as it behaves with the
-    one-line fix in the pipeline (idleness first, assigner last).
+    It returns a new strategy without it, so a pipeline that sets the assigner first (before
+    commit 647db1f) stamps no event time and the events' watermark stays at its minimum while
+    events flow: timers fire only once the input goes idle. Specs with `watermark_fix` measure such
+    code as it behaves with the fix (idleness first, assigner last); on fixed code it changes nothing.
     """
     from pyflink.common import WatermarkStrategy
 

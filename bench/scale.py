@@ -107,10 +107,9 @@ def phase_f(bench: Any) -> None:
     produce_s = produce(settings.kafka.bootstrap_servers, topic, n, t0_ms)
     bench.log(f"f: {n:,} carts produced in {produce_s:.1f}s")
     jump = t0 + SPAN + timedelta(hours=2)
-    # Today's job stamps no event time (see bench/flink_job.py, keep_assigner_on_idleness): its
-    # timers come due when the events input has been idle this long and the wall clock (three
-    # hours ahead) takes over; a checkpoint (every 10 s) completes before that. With event time
-    # fixed, the jump event makes them due instead.
+    # The jump event (sent once a checkpoint holds every user) makes the timers due. Before commit
+    # 647db1f the pipeline stamped no event time and the jump did nothing: the timers came due
+    # when the events input had been idle this long and the wall clock (hours ahead) took over.
     env = bench.child_env(prefix, "f-scale", idle_timeout_ms=IDLE_MS)
     no_copy = bool(getattr(bench.args, "f_no_record_cache", False))
     res = bench.flink("f-scale", {"mode": "run", "operator": "journeys", "expected": n, "no_record_cache": no_copy,
