@@ -135,7 +135,7 @@ def run_demo(
     days: int,
     seed: int,
     say: Callable[[str], None],
-    quiet_s: float = 20.0,
+    quiet_s: float = 75.0,
     max_s: float = 300.0,
 ) -> DemoReport:
     """Run the demo and return what it saw; `say` prints progress."""
@@ -151,7 +151,7 @@ def run_demo(
             "JOURNEYS_KAFKA__TOPIC_PREFIX": prefix,
             "JOURNEYS_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
             # History replays through Kafka: let a pause in the backlog not hand time to the wall clock.
-            "JOURNEYS_FLINK__IDLE_TIMEOUT_MS": "10000",
+            "JOURNEYS_FLINK__IDLE_TIMEOUT_MS": "60000",
             "JOURNEYS_FLINK__REST_PORT": str(settings.flink.rest_port),
             "JOURNEYS_DISPATCH__TEMPLATES_DIR": str(LIBRARY / "templates"),
             "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
