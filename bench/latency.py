@@ -112,7 +112,8 @@ def phase_e(bench: Any) -> None:
     job.start()
     wait_running(port, 120)
     time.sleep(3.0)  # sources assigned their splits
-    ctx = mp.get_context("fork")
+    # A fresh interpreter: forking while the job's thread runs left the reader's Kafka client stuck.
+    ctx = mp.get_context("spawn")
     q = ctx.Queue()
     t_start = time.time()
     stop_at = t_start + seconds + 15
