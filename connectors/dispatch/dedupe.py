@@ -26,7 +26,9 @@ replay horizon) moves through these states:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
+import socket
 import threading
 import time
 from collections import deque
@@ -250,6 +252,36 @@ class DedupeStore:
         return bool(self._replay(keys=[keys.dedupe(action_id)], args=[self.ttl_ms]))
 
 
+# libc's send() through PyDLL keeps the GIL across the call: between two such calls no other thread
+# of the worker can run, so the second write follows the first within microseconds.
+_LIBC = ctypes.PyDLL(None, use_errno=True)
+_LIBC.send.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int)
+_LIBC.send.restype = ctypes.c_ssize_t
+
+
+def _send_now(sock: socket.socket, data: bytes) -> int:
+    """Write what the socket takes without waiting (holding the GIL); the count written, 0 if none."""
+    return max(int(_LIBC.send(sock.fileno(), data, len(data), socket.MSG_NOSIGNAL | socket.MSG_DONTWAIT)), 0)
+
+
+class _FirstWriteFailed(Exception):
+    """The first of two back-to-back writes failed (so the second was not made)."""
+
+
+def _send_back_to_back(first_sock: socket.socket, first: bytes, second_sock: socket.socket, second: bytes) -> None:
+    """`first` then `second`, each on its socket, with nothing of this process running in between.
+    A socket whose buffer is full takes the rest through `sendall`; the second's errors propagate."""
+    sent = _send_now(first_sock, first)
+    if sent < len(first):
+        try:
+            first_sock.sendall(first[sent:])
+        except OSError as exc:
+            raise _FirstWriteFailed from exc
+    sent = _send_now(second_sock, second)
+    if sent < len(second):
+        second_sock.sendall(second[sent:])
+
+
 class SenderSession:
     """The claim/commit protocol for one sender thread, on a connection of its own.
 
@@ -347,12 +379,29 @@ class SenderSession:
                 results.append(ClaimResult(outcome=outcome, state=SendState.decode(value), raw=value))
         return results
 
-    def commit(self, action_id: str, token: str) -> None:
-        """Mark the send irreversible, without waiting for Redis' reply (queued states go along)."""
+    def commit(self, action_id: str, token: str, then_send: tuple[socket.socket, bytes] | None = None) -> None:
+        """Mark the send irreversible, without waiting for Redis' reply (queued states go along).
+
+        With `then_send=(sock, data)` the mark and `data` on `sock` go out back to back (see `Commit`)."""
         with self._lock:
             outbox, self._outbox = self._outbox, []
-            self._write([*outbox, (("EVAL", COMMIT, 1, keys.dedupe(action_id), token, self.ttl_ms), "commit",
-                                   action_id)])
+            commands = [*outbox, (("EVAL", COMMIT, 1, keys.dedupe(action_id), token, self.ttl_ms), "commit",
+                                  action_id)]
+            if then_send is None:
+                self._write(commands)
+                return
+            conn = self._conn()
+            if conn._sock is None:  # connect now, not between the two writes
+                conn.connect()
+            packed = b"".join(conn.pack_commands([args for args, _, _ in commands]))
+            self._inflight.extend((kind, action_id) for _, kind, action_id in commands)
+            sock, data = then_send
+            try:
+                _send_back_to_back(conn._sock, packed, sock, data)
+            except _FirstWriteFailed as exc:
+                conn.disconnect()  # the replies still owed went with the connection
+                self._inflight.clear()
+                raise redis.ConnectionError(f"writing the commit to Redis: {exc.__cause__}") from None
 
     def finish(self, action_id: str, state: SendState) -> None:
         """Queue a final state: it goes out with the next commit or claim (one write for both), or

@@ -27,10 +27,10 @@ The worker creates one adapter per sender thread, so adapters need not be thread
 from __future__ import annotations
 
 import logging
+import socket
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import redis
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -48,8 +48,16 @@ ENTRY_POINT_GROUP = "journeys.channels"
 
 log = logging.getLogger(__name__)
 
-Commit = Callable[[], None]
-"""Called by an adapter right before the irreversible step of a send."""
+class Commit(Protocol):
+    """Called by an adapter right before the irreversible step of a send.
+
+    An adapter whose irreversible step is one small socket write (the final `.` of SMTP DATA) passes
+    it as `then_send=(sock, data)`: the commit mark and that write then leave back to back in two
+    system calls with no other thread running in between, so a crash can fall between them only in
+    that instant (called bare, other threads may run for milliseconds before the adapter's write).
+    """
+
+    def __call__(self, then_send: tuple[socket.socket, bytes] | None = None) -> None: ...
 
 
 class DeliveryResult(BaseModel):

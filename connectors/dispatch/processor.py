@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import itertools
 import logging
+import socket
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -29,7 +29,7 @@ from connectors.dispatch.consent import ConsentStore, Verdict
 from connectors.dispatch.deadletter import DeadLetter, DeadLetterReason, SourceOffset
 from connectors.dispatch.dedupe import ClaimOutcome, ClaimResult, DedupeStore, SenderSession, SendState, StateCode
 from connectors.dispatch.masking import mask_text
-from connectors.dispatch.plugin import AdapterContext, ChannelAdapter, ChannelPlugin, OutgoingMessage
+from connectors.dispatch.plugin import AdapterContext, ChannelAdapter, ChannelPlugin, Commit, OutgoingMessage
 from connectors.dispatch.publisher import Publisher
 from connectors.dispatch.ratelimit import RateLimiter
 from connectors.dispatch.render import RenderContext, RenderedMessage, TemplateRenderer
@@ -418,14 +418,14 @@ class Sender:
             )
             return self._settle(item, state)
 
-    def _commit_hook(self, action_id: str, token: str, slot: float | None) -> Callable[[], None]:
-        def commit() -> None:
+    def _commit_hook(self, action_id: str, token: str, slot: float | None) -> Commit:
+        def commit(then_send: tuple[socket.socket, bytes] | None = None) -> None:
             if slot is not None:
                 remaining = slot - time.monotonic()
                 if remaining > 0:
                     time.sleep(remaining)
-            self.session.commit(action_id, token)
             self._sent_at = _now()
+            self.session.commit(action_id, token, then_send)
 
         return commit
 

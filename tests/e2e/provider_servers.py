@@ -372,14 +372,16 @@ class PostcardServer(ProviderServer):
         return Answer(200, {"id": card, "object": "postcard", "expected_delivery_date": "2026-12-01"})
 
 
-def wait_for(predicate: Any, timeout_s: float = 30.0, interval_s: float = 0.1, what: str = "condition") -> None:
-    """Poll `predicate` until true; AssertionError naming `what` on timeout."""
+def wait_for(predicate: Any, timeout_s: float = 30.0, interval_s: float = 0.1, what: str = "condition",
+             detail: Any = None) -> None:
+    """Poll `predicate` until true; AssertionError naming `what` (and `detail()`, what was seen) on timeout."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(interval_s)
-    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+    seen = f"; {detail()}" if detail is not None else ""
+    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}{seen}")
 
 
 def split_url(url: str) -> tuple[str, str]:

@@ -68,9 +68,13 @@ def test_ten_thousand_emails_twice_with_a_worker_killed_are_each_delivered_once(
         worker_a.wait(10)
         killed_at = watch.scan()
 
-        # B takes A's partitions over once the group notices, and finishes everything.
-        wait_for(lambda: watch.scan() >= ACTIONS and env.group_lag("email", group) == 0, 80, 0.5,
-                 "every action delivered and committed")
+        # B takes A's partitions over once the group notices, and finishes everything. The bound is
+        # generous: this test is about each message arriving once, not about how fast.
+        wait_for(lambda: watch.scan() >= ACTIONS and env.group_lag("email", group) == 0, 240, 0.5,
+                 "every action delivered and committed",
+                 detail=lambda: (f"{watch.scan()} messages, lag {env.group_lag('email', group)}, "
+                                 f"A killed after {killed_at}; worker B's log ends:\n"
+                                 + log_b.read_text(errors="replace")[-4000:]))
         time.sleep(1.0)
         assert watch.scan() == ACTIONS
     finally:

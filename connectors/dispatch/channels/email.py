@@ -219,9 +219,10 @@ class SmtpAdapter(ChannelAdapter):
             if code != 354:
                 self._refused("DATA", code, reply, conn)
             conn.send(_dot_stuffed(data))
-            commit()
             committed = True
-            conn.send(b".\r\n")
+            if conn.sock is None:
+                raise smtplib.SMTPServerDisconnected("connection closed")
+            commit(then_send=(conn.sock, b".\r\n"))
             code, reply = conn.getreply()
         except smtplib.SMTPServerDisconnected:
             self._drop()
