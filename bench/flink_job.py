@@ -166,26 +166,6 @@ class Monitor:
         self.result["jvm_rss_bytes_peak_during_drain"] = rss_peak
 
 
-def keep_assigner_on_idleness() -> None:
-    """Make PyFlink's `WatermarkStrategy.with_idleness` keep the Python timestamp assigner.
-
-    It returns a new strategy without it, so a pipeline that sets the assigner first (before
-    commit 647db1f) stamps no event time and the events' watermark stays at its minimum while
-    events flow: timers fire only once the input goes idle. Specs with `watermark_fix` measure such
-    code as it behaves with the fix (idleness first, assigner last); on fixed code it changes nothing.
-    """
-    from pyflink.common import WatermarkStrategy
-
-    original = WatermarkStrategy.with_idleness
-
-    def with_idleness(self: Any, idle_timeout: Any) -> Any:
-        strategy = original(self, idle_timeout)
-        strategy._timestamp_assigner = self._timestamp_assigner
-        return strategy
-
-    WatermarkStrategy.with_idleness = with_idleness  # type: ignore[method-assign]
-
-
 def run_mode(spec: dict[str, Any]) -> dict[str, Any]:
     """`jobs.runner.run` with the spec's operator; returns what the monitor saw."""
     import jobs.pipeline
@@ -245,8 +225,6 @@ def main(argv: list[str] | None = None) -> None:
     """Run the spec given as the only argument; write its result file."""
     args = argv if argv is not None else sys.argv[1:]
     spec = json.loads(Path(args[0]).read_text())
-    if spec.get("watermark_fix"):
-        keep_assigner_on_idleness()
     try:
         result = run_mode(spec) if spec["mode"] == "run" else simulate_mode(spec)
     except Exception:

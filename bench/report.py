@@ -132,10 +132,6 @@ def table(res: dict[str, Any]) -> str:
         lines += ["", "Where the journey operator's Python time goes (cProfile, `analysis` in the JSON): "
                   + ", ".join(f"{k} {v:.0%}" for k, v in share.items()) + ". "
                   "The task running it is the bottleneck in every c run (busy 1000 ms/s; the source back-pressured)."]
-    fixed = _get(ph, "c", "c100_watermark_fix", "ingested_events_per_s")
-    if fixed is not None:
-        lines += ["", f"This run's pipeline stamped no event time (before commit 647db1f): timers fired only once the "
-                      f"input idled. With event time patched in, c at 100% relevant ran {_n(fixed)} events/s."]
     if res.get("errors"):
         lines += ["", "Phases that failed in this run: " + ", ".join(sorted(res["errors"])) + "."]
     lines.append(END)

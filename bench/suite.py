@@ -314,7 +314,6 @@ def where_time_goes(phases: dict[str, Any]) -> dict[str, Any]:
         "us_per_event": {
             "b_passthrough": us(phases.get("b", {}).get("passthrough", {}).get("ingested_events_per_s")),
             "c100": us(c.get("c100", {}).get("ingested_events_per_s")),
-            "c100_watermark_fix": us(c.get("c100_watermark_fix", {}).get("ingested_events_per_s")),
             "c10_per_relevant_event": us(c.get("c10", {}).get("operator_events_per_s")),
             "c10_per_ingested_event": us(c.get("c10", {}).get("ingested_events_per_s")),
             "b10_per_ingested_event": us(phases.get("b", {}).get("passthrough_10", {}).get("ingested_events_per_s")),
@@ -504,15 +503,6 @@ def phase_bc(bench: Bench) -> None:
                         size["c100"], size["c_timeout"])
     bench.log(f"c 100% relevant: {c['c100'].get('ingested_events_per_s', 0):,.0f} events/s")
     bench.save()
-    if bench.args.watermark_fix_run:
-        # For code before commit 647db1f, whose pipeline stamped no event time (PyFlink's
-        # with_idleness dropped the assigner): the same run with event time, side by side.
-        c["c100_watermark_fix"] = run_job(bench, "c100-wmfix", p100, "journeys", size["c100"], size["c100"],
-                                          size["c_timeout"], watermark_fix=True)
-        bench.log(f"c 100% relevant, event-time watermarks fixed: "
-                  f"{c['c100_watermark_fix'].get('ingested_events_per_s', 0):,.0f} events/s, "
-                  f"{c['c100_watermark_fix'].get('timers_fired', 0):,} timers fired")
-        bench.save()
     # The adapter keeps a copy of the records it read or wrote (operators/flink/functions.py); the
     # same run reading every record through Flink's state (RocksDB) shows what that copy saves.
     c["c100_no_record_cache"] = run_job(bench, "c100-nocache", p100, "journeys", size["c100"], size["c100"],
@@ -573,8 +563,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--e-rate", type=float, default=None, help="e's rate (default: half of c's at 100%% relevant)")
     ap.add_argument("--f-no-record-cache", action="store_true",
                     help="f reads every record through Flink's state (to compare with the adapter's copy)")
-    ap.add_argument("--watermark-fix-run", action="store_true",
-                    help="an extra c run with the event-time fix patched in (for code before it; bench/flink_job.py)")
     args = ap.parse_args(argv)
     bench = Bench(args)
     bench.results["machine"] = machine()

@@ -194,7 +194,7 @@ class _JourneyLogic:
     def fire_timer(self, timestamp: int, ctx: Any) -> Iterator[Any]:
         self.metrics.timers_fired.inc()
         self.metrics.maybe_flush()
-        self.metrics.pending -= 1
+        self.metrics.pending.inc(-1)
         until = self.program.until_ms
         if until is not None and timestamp > until:
             return
@@ -237,10 +237,10 @@ class _JourneyLogic:
             timers = ctx.timer_service()
             if before is not None:
                 timers.delete_event_time_timer(to_ms(before))
-                self.metrics.pending -= 1
+                self.metrics.pending.inc(-1)
             if after is not None:
                 timers.register_event_time_timer(to_ms(after))
-                self.metrics.pending += 1
+                self.metrics.pending.inc()
         for action in step.actions:
             self.metrics.action(action.journey_id, action.channel)
             tag = self.action_tags.get(action.channel)
@@ -379,8 +379,10 @@ class _Metrics:
         self.plans_rejected = self.group.counter("plans_rejected")
         # Timers set minus timers fired or deleted by this subtask since it started (Flink has no
         # timer count to read): after a restore, restored timers count only once they change.
-        self.pending = 0
-        self.group.gauge("timers_pending", lambda: self.pending)
+        # A counter, not a gauge: Flink reads a Python gauge from its metrics thread, calling into
+        # the interpreter while the task thread runs it, and that crashed the JVM (SIGSEGV in
+        # pemja) while the dashboard was polled.
+        self.pending = self._batch(self.group.counter("timers_pending"))
         self._counters: dict[tuple[str, ...], Any] = {}
 
     def _batch(self, counter: Any) -> _Batched:
