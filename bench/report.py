@@ -47,6 +47,11 @@ def _n(x: Any, unit: str = "") -> str:
     return f"{x:,.0f}{unit}"
 
 
+def _ratio(x: float | None) -> str:
+    """Two significant digits: a ratio of 0.004 is not 0.00."""
+    return "—" if x is None else f"{x:.2g}" if x < 0.1 else f"{x:.2f}"
+
+
 def _check(ok: bool | None) -> str:
     return "—" if ok is None else ("met" if ok else "**missed**")
 
@@ -99,12 +104,12 @@ def table(res: dict[str, Any]) -> str:
         ("f. JVM memory (RSS) at the checkpoint", _n(_get(f, "jvm_rss_mb", "at_checkpoint"), " MB"), "", ""),
     ]
     ratio_rows = [
-        ("c100 / a (Java consume)", r.get("c100_over_a_consume"), ""),
-        ("c10 / a (Java consume)", r.get("c10_over_a_consume"), ""),
-        ("c100 / b = `run` / pass-through (issue 4)", r.get("c100_over_b"), "≥ 0.5"),
-        ("`simulate` / pass-through (issue 4)", r.get("simulate_over_passthrough"), ""),
-        ("c100 / d100", r.get("c100_over_d100"), "≥ 10"),
-        ("c10 / d10", r.get("c10_over_d10"), "≥ 10"),
+        ("c100 / a (Java consume)", r.get("c100_over_a_consume"), None),
+        ("c10 / a (Java consume)", r.get("c10_over_a_consume"), None),
+        ("c100 / b = `run` / pass-through (issue 4)", r.get("c100_over_b"), 0.5),
+        ("`simulate` / pass-through (issue 4)", r.get("simulate_over_passthrough"), None),
+        ("c100 / d100", r.get("c100_over_d100"), 10),
+        ("c10 / d10", r.get("c10_over_d10"), 10),
     ]
     lines = [
         START,
@@ -118,9 +123,10 @@ def table(res: dict[str, Any]) -> str:
         "| --- | --- | --- | --- |",
         *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
         "",
-        "| ratio (same run) | value | target |",
-        "| --- | --- | --- |",
-        *[f"| {a} | {_n(v) if v is not None else '—'} | {t} |" for a, v, t in ratio_rows],
+        "| ratio (same run) | value | target | |",
+        "| --- | --- | --- | --- |",
+        *[f"| {a} | {_ratio(v)} | {'' if t is None else f'≥ {t}'} | "
+          f"{'' if t is None else _check(None if v is None else v >= t)} |" for a, v, t in ratio_rows],
     ]
     if f.get("extrapolated_1m"):
         x = f["extrapolated_1m"]

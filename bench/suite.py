@@ -60,8 +60,8 @@ KAFKA_JARS = PROJECT_ROOT / "flink-conf" / "jars" / "kafka"
 # Sizes of a full run (about 20 minutes here) and of `--quick` (a smoke run of the harness).
 SIZES = {
     "full": {"users": 100_000, "c100": 120_000, "c10": 500_000, "raw": 1_000_000, "py_produce": 300_000,
-             "simulate": 60_000, "profile": 40_000, "d_seconds": 30, "e_seconds": 60, "scale_users": 150_000,
-             "c_timeout": 240, "scale_timeout": 400},
+             "simulate": 60_000, "profile": 40_000, "d_seconds": 30, "e_seconds": 60, "scale_users": 1_000_000,
+             "c_timeout": 240, "scale_timeout": 900},
     "quick": {"users": 5_000, "c100": 20_000, "c10": 100_000, "raw": 100_000, "py_produce": 50_000,
               "simulate": 10_000, "profile": 10_000, "d_seconds": 10, "e_seconds": 20, "scale_users": 20_000,
               "c_timeout": 120, "scale_timeout": 120},
