@@ -762,6 +762,23 @@ def _parse_duration(text: str) -> timedelta:
     return timedelta(seconds=float(text[:-1]) * units[text[-1]])
 
 
+def _parse_mix(text: str) -> dict[str, float]:
+    """`browse=50,shop=30` as scenario weights."""
+    mix: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, weight = part.partition("=")
+        try:
+            value = float(weight)
+        except ValueError:
+            value = -1.0
+        if not sep or value < 0:
+            raise argparse.ArgumentTypeError(f"'{part}': give SCENARIO=WEIGHT with a weight >= 0")
+        mix[name.strip()] = value
+    if not mix or not any(mix.values()):
+        raise argparse.ArgumentTypeError("give at least one scenario with a weight above 0")
+    return mix
+
+
 def main(argv: list[str] | None = None) -> None:
     """`python -m bench.loadgen`: write a stream to a file or a Kafka topic and print the rate."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -771,6 +788,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--start", default=None, help="ISO-8601 start of event time (default: now)")
     ap.add_argument("--span", default="1d", help="event time covered, e.g. 30m, 6h, 7d")
     ap.add_argument("--relevant-share", type=float, default=None, help="share of events some journey reacts to")
+    ap.add_argument("--mix", type=_parse_mix, default=None, metavar="SCENARIO=WEIGHT,...",
+                    help=f"scenario weights (default {','.join(f'{k}={v:g}' for k, v in SCENARIOS.items())})")
     ap.add_argument("--out", type=Path, help="JSON-lines file to write")
     ap.add_argument("--kafka", metavar="TOPIC", help="topic to produce to (settings' bootstrap servers)")
     ap.add_argument("--rate", type=float, default=None, help="events/s in all (default: as fast as possible)")
@@ -781,8 +800,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--counts", action="store_true", help="print events per type and the relevant share")
     args = ap.parse_args(argv)
     start = datetime.fromisoformat(args.start) if args.start else datetime.now(UTC).replace(microsecond=0)
-    config = LoadConfig(users=args.users, events=args.events, seed=args.seed, start=start,
-                        span=_parse_duration(args.span), relevant_share=args.relevant_share)
+    try:
+        config = LoadConfig(users=args.users, events=args.events, seed=args.seed, start=start,
+                            span=_parse_duration(args.span), relevant_share=args.relevant_share,
+                            scenarios=args.mix if args.mix is not None else dict(SCENARIOS))
+    except ValueError as exc:
+        ap.error(str(exc))
     if args.counts:
         counts = type_counts(config)
         rel = sum(n for t, n in counts.items() if t in RELEVANT_TYPES)
