@@ -36,7 +36,7 @@ down: ## stop every service journeys started
 status:
 	@$(BIN)/journeys services status
 
-bench: setup ## benchmarks of issue 6 (about 20 minutes): bench/results/bench-*.json and the README table
+bench: setup ## benchmarks of issue 6 (about 25 minutes): bench/results/bench-*.json and the README table
 	$(BIN)/python -m bench.suite
 
 clean: down ## stop services and delete local data and logs (.journeys/)

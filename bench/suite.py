@@ -57,7 +57,7 @@ TEMPLATES = LIBRARY / "templates"
 KAFKA_JARS = PROJECT_ROOT / "flink-conf" / "jars" / "kafka"
 
 
-# Sizes of a full run (about 20 minutes here) and of `--quick` (a smoke run of the harness).
+# Sizes of a full run (about 25 minutes here, f at a million users) and of `--quick` (a smoke run of the harness).
 SIZES = {
     "full": {"users": 100_000, "c100": 120_000, "c10": 500_000, "raw": 1_000_000, "py_produce": 300_000,
              "simulate": 60_000, "profile": 40_000, "d_seconds": 30, "e_seconds": 60, "scale_users": 1_000_000,
