@@ -310,11 +310,25 @@ class SenderSession:
             raise RuntimeError("SenderSession needs a single-connection Redis client")
         return conn
 
-    def _write(self, commands: list[tuple[tuple[object, ...], str, str]]) -> None:
+    def _write(
+        self, commands: list[tuple[tuple[object, ...], str, str]], then_send: tuple[socket.socket, bytes] | None = None
+    ) -> None:
+        """Pipeline `commands` (replies read later); with `then_send`, that write follows at once."""
         if not commands:
             return
         conn = self._conn()
-        conn.send_packed_command(conn.pack_commands([args for args, _, _ in commands]), check_health=False)
+        packed = conn.pack_commands([args for args, _, _ in commands])
+        if then_send is None:
+            conn.send_packed_command(packed, check_health=False)
+        else:
+            if conn._sock is None:  # connect now, not between the two writes
+                conn.connect()
+            try:
+                _send_back_to_back(conn._sock, b"".join(packed), *then_send)
+            except _FirstWriteFailed as exc:
+                conn.disconnect()  # the replies still owed went with the connection
+                self._inflight.clear()
+                raise redis.ConnectionError(f"writing the commit to Redis: {exc.__cause__}") from None
         self._inflight.extend((kind, action_id) for _, kind, action_id in commands)
 
     def _read_one(self) -> object:
@@ -385,23 +399,8 @@ class SenderSession:
         With `then_send=(sock, data)` the mark and `data` on `sock` go out back to back (see `Commit`)."""
         with self._lock:
             outbox, self._outbox = self._outbox, []
-            commands = [*outbox, (("EVAL", COMMIT, 1, keys.dedupe(action_id), token, self.ttl_ms), "commit",
-                                  action_id)]
-            if then_send is None:
-                self._write(commands)
-                return
-            conn = self._conn()
-            if conn._sock is None:  # connect now, not between the two writes
-                conn.connect()
-            packed = b"".join(conn.pack_commands([args for args, _, _ in commands]))
-            self._inflight.extend((kind, action_id) for _, kind, action_id in commands)
-            sock, data = then_send
-            try:
-                _send_back_to_back(conn._sock, packed, sock, data)
-            except _FirstWriteFailed as exc:
-                conn.disconnect()  # the replies still owed went with the connection
-                self._inflight.clear()
-                raise redis.ConnectionError(f"writing the commit to Redis: {exc.__cause__}") from None
+            self._write([*outbox, (("EVAL", COMMIT, 1, keys.dedupe(action_id), token, self.ttl_ms), "commit",
+                                   action_id)], then_send)
 
     def finish(self, action_id: str, state: SendState) -> None:
         """Queue a final state: it goes out with the next commit or claim (one write for both), or

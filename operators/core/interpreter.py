@@ -336,22 +336,18 @@ class Interpreter:
             self._process_due(r, ts, inclusive=True)
             r.event_id = event.event_id
         if etype == USER_DELETED:
-            if r is None:
-                r = _Run(s, event.user_id, event)
+            r = r or _Run(s, event.user_id, event)
             self._erase(r, ts)
             return self._finish(r, ts)
         self._absorb(s, event, ts)
         if etype in DELIVERY_FAILURES:
-            if r is None:
-                r = _Run(s, event.user_id, event)
+            r = r or _Run(s, event.user_id, event)
             self._on_delivery_failure(r, event, ts)
         if s.instances and (etype in self._react_types or self._any_unknown_version(s)):
-            if r is None:
-                r = _Run(s, event.user_id, event)
+            r = r or _Run(s, event.user_id, event)
             self._react(r, event, ts)
         if etype in self._entries_by_type:
-            if r is None:
-                r = _Run(s, event.user_id, event)
+            r = r or _Run(s, event.user_id, event)
             self._enter(r, event, ts)
         for cj in self._schedules:
             if cj.id not in s.schedule:
